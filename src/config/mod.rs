@@ -1,0 +1,340 @@
+//! Configuration: one TOML file, every key overridable from the environment.
+//!
+//! Style habit 9 — strict parse, pure validate, then build:
+//! 1. [`Config::load`] reads `segur.toml` (path from `--config` or `SEGUR_CONFIG`). Unknown keys and wrong types are
+//!    errors naming the file, the line and the dotted key (`api.listen`), never ignored.
+//! 2. Environment variables `SEGUR_<SECTION>__<KEY>` (nested tables with more `__`, e.g.
+//!    `SEGUR_PKI__AUTH_CLI__PASSWORD`) override the file. A value is read as TOML when the key expects a number,
+//!    boolean or list, and as a plain string otherwise, so `SEGUR_PSC__CLIENT_SECRET=1234` stays a string.
+//! 3. [`Config::validate`] checks the combinations (TLS for a remote API, one certificate source…) without I/O.
+//!
+//! With no configuration file at all the daemon runs the **sandbox**: every service points at the embedded
+//! simulators and the embedded test PKI (see [`crate::pki::testpki`]). A configuration file turns the sandbox off
+//! unless `sandbox.enabled = true`.
+//!
+//! The doc comments on the fields below are the user documentation; `segur.example.toml` at the repository root
+//! repeats them next to every key (a unit test checks that the example file parses and covers every section).
+
+mod env;
+mod error;
+
+pub use error::ConfigError;
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration. Every section has defaults, so an empty file is valid.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The local HTTP API the DUI calls.
+    pub api: ApiConfig,
+    /// Where the gateway keeps its state (API keys, audit log, later jobs and documents).
+    pub store: StoreConfig,
+    /// IGC Santé certificates and trust anchors.
+    pub pki: PkiConfig,
+    /// CNAM INSi service.
+    pub ins: ServiceEndpoint,
+    /// Pro Santé Connect.
+    pub psc: PscConfig,
+    /// FINESS national file and Annuaire Santé API.
+    pub finess: FinessConfig,
+    /// DMP web services.
+    pub dmp: ServiceEndpoint,
+    /// MSSanté operator.
+    pub mss: MssConfig,
+    /// Embedded simulators.
+    pub sandbox: SandboxConfig,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address and port of the local API. Loopback by default; any other address needs `allow_remote = true`
+    /// *and* `tls_cert`/`tls_key`, because the API carries patient identities.
+    pub listen: SocketAddr,
+    /// Accept a non-loopback `listen` address (requires TLS).
+    pub allow_remote: bool,
+    /// PEM certificate chain served when the API listens beyond loopback.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert` (must not be readable by group or others).
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted, in bytes (a PPS with its PDF must fit). Larger → 413.
+    pub body_limit: usize,
+    /// Seconds after which a request is abandoned with 503 `request.timeout`.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8088),
+            allow_remote: false,
+            tls_cert: None,
+            tls_key: None,
+            body_limit: 32 * 1024 * 1024,
+            request_timeout_secs: 60,
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database file; its directory is created when missing.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/segur.db"),
+        }
+    }
+}
+
+/// `[pki]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PkiConfig {
+    /// PEM files holding the IGC Santé root certificates to trust (test or production set). They are the *only*
+    /// trust anchors used towards the national services. Empty in sandbox mode = the embedded test roots.
+    pub trust_roots: Vec<PathBuf>,
+    /// Client-authentication certificate of the structure (`AUTH_CLI`), used for mutual TLS.
+    pub auth_cli: Option<CertSource>,
+    /// Signature certificate of the structure (`SIGN`), used for the VIHF and document signatures.
+    pub sign: Option<CertSource>,
+    /// Warn (log + `/health` degraded) when a certificate expires within this many days.
+    pub expiry_warn_days: u32,
+    /// Error (`/health` degraded with an error check) within this many days.
+    pub expiry_error_days: u32,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        Self {
+            trust_roots: Vec::new(),
+            auth_cli: None,
+            sign: None,
+            expiry_warn_days: 60,
+            expiry_error_days: 15,
+        }
+    }
+}
+
+/// Where a certificate and its private key come from: a PKCS#12 file, or PEM files.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSource {
+    /// PKCS#12 file (`.p12`) holding the key and the certificate chain, as delivered by the ANS.
+    pub pkcs12: Option<PathBuf>,
+    /// Password of the PKCS#12 file. Prefer the environment (`SEGUR_PKI__AUTH_CLI__PASSWORD`) to the file.
+    pub password: Option<Secret>,
+    /// PEM certificate (leaf first, then intermediates), instead of `pkcs12`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1), with `cert`.
+    pub key: Option<PathBuf>,
+}
+
+/// A SOAP service reached by URL (`[ins]`, `[dmp]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceEndpoint {
+    /// Service URL. Empty in sandbox mode = the embedded simulator.
+    pub endpoint: Option<String>,
+    /// Seconds allowed to connect.
+    pub connect_timeout_secs: Option<u64>,
+    /// Seconds allowed for a whole exchange.
+    pub timeout_secs: Option<u64>,
+}
+
+/// `[psc]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PscConfig {
+    /// Issuer URL of the Pro Santé Connect realm. Empty in sandbox mode = the embedded provider.
+    pub issuer: Option<String>,
+    /// Client id registered with the ANS.
+    pub client_id: Option<String>,
+    /// Client secret (prefer `SEGUR_PSC__CLIENT_SECRET`).
+    pub client_secret: Option<Secret>,
+}
+
+/// `[finess]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinessConfig {
+    /// Base URL of the Annuaire Santé FHIR API (`https://gateway.api.esante.gouv.fr/fhir/v2/`).
+    pub fhir_base_url: Option<String>,
+    /// `ESANTE-API-KEY` for the Annuaire Santé API (prefer `SEGUR_FINESS__API_KEY`).
+    pub api_key: Option<Secret>,
+}
+
+/// `[mss]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MssConfig {
+    /// SMTP submission host of the MSSanté operator. Empty in sandbox mode = the embedded simulator.
+    pub smtp_host: Option<String>,
+    /// SMTP submission port (587 STARTTLS by default).
+    pub smtp_port: Option<u16>,
+    /// IMAP host of the operator.
+    pub imap_host: Option<String>,
+    /// IMAP port (143 STARTTLS by default).
+    pub imap_port: Option<u16>,
+}
+
+/// `[sandbox]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Run the embedded simulators and point every service at them. Unset = on when no configuration file is given,
+    /// off otherwise.
+    pub enabled: Option<bool>,
+    /// Address the simulators listen on (loopback only).
+    pub bind: IpAddr,
+    /// Port of each simulator by name (`0` = any free port). Names: see `GET /v1/sandbox`.
+    pub ports: BTreeMap<String, u16>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: BTreeMap::new(),
+        }
+    }
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration after file and environment.
+    pub config: Config,
+    /// The file read, if any.
+    pub path: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads the file at `path` (if any), applies `SEGUR_*` environment overrides from `vars`, validates.
+    pub fn load(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source: e,
+                })?;
+                // Typed parse of the file alone first: its errors carry line numbers.
+                error::parse_file::<Config>(p, &text)?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| ConfigError::from_toml(Some(p), Some(&text), &e, String::new()))?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+        let config = env::apply(&mut table, vars)?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            path: path.map(Path::to_path_buf),
+        })
+    }
+
+    /// True when the embedded simulators run and services default to them.
+    pub fn sandbox_enabled(&self, has_file: bool) -> bool {
+        self.sandbox.enabled.unwrap_or(!has_file)
+    }
+
+    /// Pure checks of combinations no single field type expresses.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        if !self.api.listen.ip().is_loopback() {
+            if !self.api.allow_remote {
+                return Err(invalid(
+                    "api.listen",
+                    format!(
+                        "{} is not a loopback address; the API carries patient identities, so listening beyond \
+                         this machine needs api.allow_remote = true and TLS (api.tls_cert, api.tls_key)",
+                        self.api.listen
+                    ),
+                ));
+            }
+            if self.api.tls_cert.is_none() || self.api.tls_key.is_none() {
+                return Err(invalid(
+                    "api.tls_cert",
+                    "api.allow_remote needs api.tls_cert and api.tls_key".into(),
+                ));
+            }
+        }
+        if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
+            return Err(invalid(
+                "api.tls_key",
+                "api.tls_cert and api.tls_key go together".into(),
+            ));
+        }
+        if self.api.body_limit < 1024 {
+            return Err(invalid(
+                "api.body_limit",
+                "must be at least 1024 bytes".into(),
+            ));
+        }
+        if self.api.request_timeout_secs == 0 {
+            return Err(invalid(
+                "api.request_timeout_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        for (name, source) in [
+            ("pki.auth_cli", &self.pki.auth_cli),
+            ("pki.sign", &self.pki.sign),
+        ] {
+            if let Some(s) = source {
+                match (&s.pkcs12, &s.cert, &s.key) {
+                    (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                    _ => {
+                        return Err(invalid(
+                            name,
+                            "give either pkcs12 (+ password) or cert + key, not both".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        if self.pki.expiry_error_days > self.pki.expiry_warn_days {
+            return Err(invalid(
+                "pki.expiry_error_days",
+                "must not exceed pki.expiry_warn_days".into(),
+            ));
+        }
+        if !self.sandbox.bind.is_loopback() {
+            return Err(invalid(
+                "sandbox.bind",
+                "simulators only listen on loopback".into(),
+            ));
+        }
+        for name in self.sandbox.ports.keys() {
+            if !crate::sim::KNOWN.contains(&name.as_str()) {
+                return Err(invalid(
+                    &format!("sandbox.ports.{name}"),
+                    format!("unknown simulator; known: {}", crate::sim::KNOWN.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

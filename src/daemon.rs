@@ -1,0 +1,284 @@
+//! `segur serve`: the store, the certificates, the simulators (sandbox) and the API, started in that order.
+//!
+//! Start-up refuses to run with a broken set-up rather than fail later on a patient's request: unreadable or
+//! world-readable key files, certificates that do not fit their key, a non-loopback API without TLS. Certificates
+//! close to expiry are logged (warning within `pki.expiry_warn_days`, error within `pki.expiry_error_days`) and
+//! shown on `/health`.
+
+use crate::api::{self, Shared, WatchedCert};
+use crate::config::{Config, Loaded};
+use crate::pki::{Expiry, Identity, PkiError, testpki};
+use crate::secret::Secret;
+use crate::sim::{SimError, SimHost};
+use crate::store::{Store, StoreError};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the daemon did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    /// Certificates.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// Store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Simulators.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// The API address could not be bound.
+    #[error("cannot listen on {addr}: {source} (api.listen)")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// The certificates in use.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    /// Trust anchors.
+    pub roots: crate::pki::TrustRoots,
+    /// `AUTH_CLI`.
+    pub auth_cli: Option<Identity>,
+    /// `SIGN`.
+    pub sign: Option<Identity>,
+}
+
+impl Certificates {
+    /// The embedded test set of the sandbox.
+    pub fn sandbox() -> Self {
+        Certificates {
+            roots: testpki::roots().clone(),
+            auth_cli: Some(testpki::insi_auto().clone()),
+            sign: Some(testpki::sign().clone()),
+        }
+    }
+
+    /// From configuration files (key files checked for permissions).
+    pub fn load(config: &Config, sandbox: bool) -> Result<Self, PkiError> {
+        let fallback = sandbox.then(Self::sandbox);
+        let roots = if config.pki.trust_roots.is_empty() {
+            match &fallback {
+                Some(s) => s.roots.clone(),
+                None => return Err(PkiError::NoTrustRoots),
+            }
+        } else {
+            crate::pki::TrustRoots::load(&config.pki.trust_roots)?
+        };
+        let pick = |src: &Option<crate::config::CertSource>,
+                    fb: Option<&Identity>|
+         -> Result<Option<Identity>, PkiError> {
+            match src {
+                Some(s) => Identity::load(s).map(Some),
+                None => Ok(fb.cloned()),
+            }
+        };
+        Ok(Certificates {
+            auth_cli: pick(
+                &config.pki.auth_cli,
+                fallback.as_ref().and_then(|f| f.auth_cli.as_ref()),
+            )?,
+            sign: pick(
+                &config.pki.sign,
+                fallback.as_ref().and_then(|f| f.sign.as_ref()),
+            )?,
+            roots,
+        })
+    }
+
+    fn watched(&self) -> Vec<WatchedCert> {
+        [("auth_cli", &self.auth_cli), ("sign", &self.sign)]
+            .into_iter()
+            .filter_map(|(role, id)| {
+                id.as_ref().map(|id| WatchedCert {
+                    role: role.to_string(),
+                    info: id.info.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// Where the API listens.
+    pub api_addr: SocketAddr,
+    /// The shared state (store, keys…).
+    pub state: api::AppState,
+    /// The key generated for the sandbox when no other key exists (printed at start).
+    pub sandbox_key: Option<Secret>,
+    /// Certificates in use.
+    pub certs: Certificates,
+    sims: Option<SimHost>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+/// Options that do not come from the configuration file.
+#[derive(Debug, Default, Clone)]
+pub struct StartOptions {
+    /// API key from `SEGUR_API_KEY`.
+    pub env_api_key: Option<Secret>,
+}
+
+impl Daemon {
+    /// Starts everything; returns once the API accepts connections.
+    pub async fn start(loaded: &Loaded, opts: StartOptions) -> Result<Daemon, DaemonError> {
+        let config = &loaded.config;
+        let sandbox = config.sandbox_enabled(loaded.path.is_some());
+        let certs = Certificates::load(config, sandbox)?;
+        let watched = certs.watched();
+        log_expiry(&watched, config);
+
+        let store = Store::open_sqlite(&config.store.path).await?;
+        let sims = if sandbox {
+            Some(SimHost::start(&config.sandbox).await?)
+        } else {
+            None
+        };
+
+        let mut keys = api::auth::Keys::default();
+        if let Some(k) = &opts.env_api_key {
+            keys.add_fixed("env", k.expose());
+        }
+        let mut sandbox_key = None;
+        if sandbox && opts.env_api_key.is_none() && store.active_api_keys().await? == 0 {
+            let key = sandbox_api_key(&config.store.path);
+            keys.add_fixed("sandbox", key.expose());
+            sandbox_key = Some(key);
+        }
+
+        let state = Arc::new(Shared {
+            store,
+            keys,
+            metrics: Default::default(),
+            certs: watched,
+            expiry_windows: (config.pki.expiry_warn_days, config.pki.expiry_error_days),
+            sandbox: sims.as_ref().map(SimHost::infos),
+            request_timeout: Duration::from_secs(config.api.request_timeout_secs),
+            body_limit: config.api.body_limit,
+        });
+        let app = api::router(state.clone());
+        let listener =
+            TcpListener::bind(config.api.listen)
+                .await
+                .map_err(|e| DaemonError::Bind {
+                    addr: config.api.listen,
+                    source: e,
+                })?;
+        let api_addr = listener.local_addr().map_err(|e| DaemonError::Bind {
+            addr: config.api.listen,
+            source: e,
+        })?;
+        let (stop, mut rx) = watch::channel(false);
+        let server = match (&config.api.tls_cert, &config.api.tls_key) {
+            (Some(cert), Some(key)) => {
+                crate::pki::check_private_file(key)?;
+                let id = Identity::from_pem(
+                    &crate::pki::read(cert)?,
+                    &crate::pki::read(key)?,
+                    &cert.display().to_string(),
+                )?;
+                let tls = Arc::new(crate::pki::tls::server_config(&id, None)?);
+                tokio::spawn(crate::net::serve_tls(listener, tls, app, rx, "api"))
+            }
+            _ => tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = rx.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %e, "API server stopped");
+                }
+            }),
+        };
+        tracing::info!(
+            api = %api_addr,
+            sandbox,
+            simulators = sims.as_ref().map_or(0, |s| s.sims.len()),
+            "segur gateway ready"
+        );
+        Ok(Daemon {
+            api_addr,
+            state,
+            sandbox_key,
+            certs,
+            sims,
+            stop,
+            server,
+        })
+    }
+
+    /// The simulators, in sandbox mode.
+    pub fn sims(&self) -> Option<&SimHost> {
+        self.sims.as_ref()
+    }
+
+    /// Stops the API, then the simulators, then closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        if let Some(s) = self.sims {
+            s.stop().await;
+        }
+        self.state.store.close().await;
+    }
+}
+
+/// The sandbox key: reused from `<data dir>/sandbox-api-key` (mode 0600) so scripts can read it, created otherwise.
+fn sandbox_api_key(db_path: &Path) -> Secret {
+    let path = db_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("sandbox-api-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let k = text.trim();
+        if k.starts_with("sgw_") {
+            return Secret::new(k);
+        }
+    }
+    let key = crate::store::apikeys::generate_key();
+    if let Err(e) =
+        crate::pki::generate::write_private(&path, format!("{}\n", key.expose()).as_bytes())
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the sandbox API key");
+    }
+    key
+}
+
+fn log_expiry(certs: &[WatchedCert], config: &Config) {
+    let now = time::OffsetDateTime::now_utc();
+    for c in certs {
+        match c.info.expiry(
+            now,
+            config.pki.expiry_warn_days,
+            config.pki.expiry_error_days,
+        ) {
+            Expiry::Valid { .. } => {}
+            Expiry::Warning { days_left } => tracing::warn!(
+                role = %c.role, subject = %c.info.subject, days_left,
+                "certificate expires soon: order its renewal (segur certs csr --subject-from ...)"
+            ),
+            Expiry::Critical { days_left } => {
+                tracing::error!(role = %c.role, subject = %c.info.subject, days_left, "certificate about to expire: renew it now")
+            }
+            Expiry::Expired => {
+                tracing::error!(role = %c.role, subject = %c.info.subject, "certificate has expired")
+            }
+            Expiry::NotYetValid => {
+                tracing::error!(role = %c.role, subject = %c.info.subject, "certificate not valid yet")
+            }
+        }
+    }
+}

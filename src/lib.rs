@@ -1,0 +1,32 @@
+//! # segur-gateway
+//!
+//! The gateway French médico-social software (DUI) plugs into to meet the Ségur numérique requirements (DSR MS1):
+//! INS qualification with the CNAM INSi service, Pro Santé Connect login, FINESS structure identity, the PPS CDA
+//! document pushed to the DMP and sent by MSSanté, IGC Santé certificates — with embedded simulators of every
+//! national service so that everything runs on a laptop with no certificate.
+//!
+//! Layout (each protocol module: pure builders/parsers, an async transport behind a trait, a simulator):
+//! - [`config`]: `segur.toml` + `SEGUR_*` environment, strict and validated;
+//! - [`pki`]: IGC Santé certificates, trust, mutual TLS, the test PKI;
+//! - [`store`]: SQLite state and the audit log;
+//! - [`api`]: the local HTTP API (axum, OpenAPI);
+//! - [`sim`]: simulators of the national services;
+//! - [`daemon`]: `segur serve` wiring it all;
+//! - [`cli`]: the `segur` command.
+//!
+//! Specifications followed: `shared/spec/*.md` (condensed INSi, DMP, MSSanté, PSC, FINESS, IGC Santé, DSR MS1).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod ins;
+pub mod logging;
+pub mod net;
+pub mod pki;
+pub mod secret;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,169 @@
+//! Starting and listing simulators.
+
+use crate::config::SandboxConfig;
+use crate::pki::{PkiError, testpki, tls};
+use axum::Router;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why a simulator did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The port could not be bound.
+    #[error(
+        "simulator {name}: cannot listen on {addr}: {source} (set sandbox.ports.{name}, 0 = any free port)"
+    )]
+    Bind {
+        /// Simulator.
+        name: String,
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TLS setup failed.
+    #[error("simulator TLS setup: {0}")]
+    Pki(#[from] PkiError),
+}
+
+/// What `GET /v1/sandbox` shows of a simulator.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SimInfo {
+    /// Name (`tls-check`, `insi`…).
+    pub name: &'static str,
+    /// What it simulates.
+    pub description: &'static str,
+    /// Base URL.
+    pub url: String,
+}
+
+/// A simulator that runs until dropped or [`RunningSim::stop`]ped.
+#[derive(Debug)]
+pub struct RunningSim {
+    /// Its description.
+    pub info: SimInfo,
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningSim {
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The server TLS configuration every simulator uses: test server certificate, client certificate required and
+/// checked against the test roots.
+pub fn sandbox_server_tls() -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    Ok(Arc::new(tls::server_config(
+        testpki::server(),
+        Some(testpki::roots()),
+    )?))
+}
+
+/// Starts `router` as an HTTPS simulator on `addr` (port 0 = any free port).
+pub async fn start_https(
+    name: &'static str,
+    description: &'static str,
+    router: Router,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+) -> Result<RunningSim, SimError> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| SimError::Bind {
+        name: name.to_string(),
+        addr,
+        source: e,
+    })?;
+    let addr = listener.local_addr().map_err(|e| SimError::Bind {
+        name: name.to_string(),
+        addr,
+        source: e,
+    })?;
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(crate::net::serve_tls(listener, tls, router, rx, name));
+    let host = if addr.ip().is_loopback() && addr.is_ipv4() {
+        "127.0.0.1".to_string()
+    } else {
+        format!("[{}]", addr.ip())
+    };
+    Ok(RunningSim {
+        info: SimInfo {
+            name,
+            description,
+            url: format!("https://{host}:{}/", addr.port()),
+        },
+        addr,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// The simulators of a sandbox.
+#[derive(Debug, Default)]
+pub struct SimHost {
+    /// Running simulators.
+    pub sims: Vec<RunningSim>,
+}
+
+impl SimHost {
+    /// Starts every known simulator with the ports of `config`.
+    pub async fn start(config: &SandboxConfig) -> Result<Self, SimError> {
+        let tls = sandbox_server_tls()?;
+        let port = |name: &str| {
+            config
+                .ports
+                .get(name)
+                .copied()
+                .unwrap_or_else(|| super::default_port(name))
+        };
+        let mut sims = Vec::new();
+        sims.push(
+            start_https(
+                "tls-check",
+                "Mutual-TLS check: echoes the client certificate it saw",
+                super::tls_check::router(),
+                SocketAddr::new(config.bind, port("tls-check")),
+                tls.clone(),
+            )
+            .await?,
+        );
+        Ok(SimHost { sims })
+    }
+
+    /// Descriptions for the API.
+    pub fn infos(&self) -> Vec<SimInfo> {
+        self.sims.iter().map(|s| s.info.clone()).collect()
+    }
+
+    /// URL of a simulator by name.
+    pub fn url(&self, name: &str) -> Option<&str> {
+        self.sims
+            .iter()
+            .find(|s| s.info.name == name)
+            .map(|s| s.info.url.as_str())
+    }
+
+    /// Stops every simulator.
+    pub async fn stop(self) {
+        for s in self.sims {
+            s.stop().await;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Shared helpers of the integration tests: a sandbox daemon on ephemeral ports, HTTP clients.
+#![allow(dead_code)]
+
+use segur_gateway::config::{Config, Loaded};
+use segur_gateway::daemon::{Daemon, StartOptions};
+use segur_gateway::secret::Secret;
+
+/// The API key every test daemon accepts.
+pub const KEY: &str = "sgw_test-key-for-integration-tests";
+
+/// A sandbox configuration on ephemeral ports with its data in `dir`.
+pub fn sandbox_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.store.path = dir.join("segur.db");
+    c.sandbox.enabled = Some(true);
+    for name in segur_gateway::sim::KNOWN {
+        c.sandbox.ports.insert(name.to_string(), 0);
+    }
+    c
+}
+
+/// Starts a daemon with `config`, accepting [`KEY`].
+pub async fn start(config: Config) -> Daemon {
+    let loaded = Loaded { config, path: None };
+    Daemon::start(
+        &loaded,
+        StartOptions {
+            env_api_key: Some(Secret::new(KEY)),
+        },
+    )
+    .await
+    .expect("daemon starts")
+}
+
+/// A plain HTTP client for the local API.
+pub fn http() -> reqwest::Client {
+    segur_gateway::pki::tls::install_default_provider();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
