@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaemonError {
+    /// The configuration does not hold together.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// Certificates.
     #[error(transparent)]
     Pki(#[from] PkiError),
@@ -134,6 +137,7 @@ impl Daemon {
     /// Starts everything; returns once the API accepts connections.
     pub async fn start(loaded: &Loaded, opts: StartOptions) -> Result<Daemon, DaemonError> {
         let config = &loaded.config;
+        config.validate()?;
         let sandbox = config.sandbox_enabled(loaded.path.is_some());
         let certs = Certificates::load(config, sandbox)?;
         let watched = certs.watched();

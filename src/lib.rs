@@ -23,6 +23,8 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod finess;
+pub mod http;
 pub mod ins;
 pub mod logging;
 pub mod net;

@@ -64,7 +64,7 @@ async fn authentication_and_error_shapes() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(b["enabled"], true);
-    assert_eq!(b["simulators"][0]["name"], "tls-check");
+    assert_eq!(b["simulators"][0]["name"], "tls_check");
 
     // A key created in the store while the daemon runs works at once.
     let created = d.state.store.create_api_key("dui-vendor").await.unwrap();
@@ -292,6 +292,57 @@ async fn health_degrades_when_a_certificate_nears_expiry() {
                 .unwrap()
                 .contains("expires in 10 days"),
         "{b}"
+    );
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn remote_listen_needs_allow_remote_and_serves_tls() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("certs");
+    let key = dir.path().join("api.key");
+    std::fs::copy(certs.join("server.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let mut config = sandbox_config(dir.path());
+    config.api.listen = "0.0.0.0:0".parse().unwrap();
+    let refused = segur_gateway::daemon::Daemon::start(
+        &segur_gateway::config::Loaded {
+            config: config.clone(),
+            path: None,
+        },
+        Default::default(),
+    )
+    .await;
+    let err = refused.err().expect("non-loopback refused").to_string();
+    assert!(err.contains("allow_remote"), "{err}");
+
+    config.api.allow_remote = true;
+    config.api.tls_cert = Some(certs.join("server.pem"));
+    config.api.tls_key = Some(key);
+    let d = start(config).await;
+    let port = d.api_addr.port();
+    let roots = segur_gateway::pki::testpki::roots();
+    let tls = segur_gateway::pki::tls::client_config(roots, None).unwrap();
+    let c = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("https://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Plain HTTP gets nothing.
+    assert!(
+        http()
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_err()
     );
     d.shutdown().await;
 }

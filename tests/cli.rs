@@ -361,3 +361,37 @@ fn apikey_create_list_revoke() {
         Some(1)
     );
 }
+
+#[test]
+fn ins_and_finess_validate_exit_codes() {
+    let ok = segur(&["ins", "validate", "275126322074974"], &[]);
+    assert!(ok.status.success(), "{:?}", text(&ok));
+    let cx = segur(&["ins", "validate", "29702" /* 2A */], &[]);
+    assert_eq!(cx.status.code(), Some(1));
+    // LOISEAU (ANS presentation): key computes to 35, not 18.
+    let bad = segur(&["ins", "validate", "280017505601618"], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    let (_, err) = text(&bad);
+    assert!(
+        err.contains("35") && err.contains("ins.invalid_key"),
+        "{err}"
+    );
+    let cx = segur(
+        &[
+            "ins",
+            "validate",
+            "297022A02077878^^^&1.2.250.1.213.1.4.10&ISO^NH",
+        ],
+        &[],
+    );
+    assert!(cx.status.success(), "{:?}", text(&cx));
+    assert!(text(&cx).0.contains("1.2.250.1.213.1.4.10"));
+
+    for good in ["2A0000154", "2B0004246", "010000024", "1630790004"] {
+        let o = segur(&["finess", "validate", good], &[]);
+        assert!(o.status.success(), "{good}: {:?}", text(&o));
+    }
+    let o = segur(&["finess", "validate", "010000025"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("finess.invalid_key"));
+}

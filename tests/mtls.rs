@@ -24,7 +24,7 @@ fn client(roots: &TrustRoots, id: Option<&Identity>) -> reqwest::Client {
 
 async fn sim_with(server_tls: rustls::ServerConfig) -> RunningSim {
     start_https(
-        "tls-check",
+        "tls_check",
         "test",
         tls_check::router(),
         "127.0.0.1:0".parse().unwrap(),

@@ -13,6 +13,7 @@ macro_rules! out {
 }
 
 mod certs;
+mod ids;
 
 use crate::config::{Config, Loaded};
 use crate::logging::{self, LogFormat};
@@ -54,6 +55,12 @@ pub enum Command {
     /// API keys of the local API.
     #[command(subcommand)]
     Apikey(ApikeyCmd),
+    /// INS: check an identifier.
+    #[command(subcommand)]
+    Ins(ids::InsCmd),
+    /// FINESS: check an identifier.
+    #[command(subcommand)]
+    Finess(ids::FinessCmd),
 }
 
 /// `segur config …`
@@ -147,6 +154,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out!("{}", text.trim_end());
         }
         Command::Certs(cmd) => return certs::run(cmd),
+        Command::Ins(cmd) => return Ok(ids::ins(cmd)),
+        Command::Finess(cmd) => return Ok(ids::finess(cmd)),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -86,6 +86,11 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// The TLS explanation of a failed connection, when TLS is what failed.
+pub fn tls_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    find_rustls(err).map(describe_rustls)
+}
+
 /// Walks an error chain for a rustls error. Connectors box their causes, and a `Box<dyn Error>` used as an error
 /// hides the boxed value from both `downcast_ref` and `source()`: unwrap such boxes and io errors explicitly.
 fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {

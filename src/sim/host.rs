@@ -34,7 +34,7 @@ pub enum SimError {
 /// What `GET /v1/sandbox` shows of a simulator.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SimInfo {
-    /// Name (`tls-check`, `insi`…).
+    /// Name (`tls_check`, `insi`…).
     pub name: &'static str,
     /// What it simulates.
     pub description: &'static str,
@@ -136,10 +136,10 @@ impl SimHost {
         let mut sims = Vec::new();
         sims.push(
             start_https(
-                "tls-check",
+                "tls_check",
                 "Mutual-TLS check: echoes the client certificate it saw",
                 super::tls_check::router(),
-                SocketAddr::new(config.bind, port("tls-check")),
+                SocketAddr::new(config.bind, port("tls_check")),
                 tls.clone(),
             )
             .await?,

@@ -6,7 +6,7 @@
 //! in tests) and lists them for `GET /v1/sandbox`.
 //!
 //! Simulators so far:
-//! - `tls-check`: answers `GET /` with the client certificate it saw (subject, CN, structure id, expiry), so an
+//! - `tls_check`: answers `GET /` with the client certificate it saw (subject, CN, structure id, expiry), so an
 //!   integrator can check a certificate setup before any protocol is involved.
 //!
 //! The protocol simulators (INSi, DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
@@ -17,12 +17,12 @@ pub mod tls_check;
 pub use host::{RunningSim, SimError, SimHost, SimInfo, start_https};
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls-check"];
+pub const KNOWN: &[&str] = &["tls_check"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
     match name {
-        "tls-check" => 9440,
+        "tls_check" => 9440,
         _ => 0,
     }
 }

@@ -1,4 +1,4 @@
-//! `tls-check`: the smallest simulator — it shows the client certificate it received.
+//! `tls_check`: the smallest simulator — it shows the client certificate it received.
 //!
 //! Reaching it at all proves the TLS set-up (trust of the IGC Santé test roots, client certificate from the
 //! ORGANISATIONS CA); the answer shows what the server side reads from the certificate.

@@ -55,9 +55,9 @@ impl Store {
         .await;
         match r {
             Ok(_) => Ok(key),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!("API key named {name:?}")))
-            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("an API key named {name:?} already exists"),
+            )),
             Err(e) => Err(e.into()),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod persons;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -35,9 +36,12 @@ pub enum StoreError {
     /// A value asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
-    /// A value already exists.
-    #[error("{0} already exists")]
+    /// A value already exists, or changed under the caller.
+    #[error("{0}")]
     Conflict(String),
+    /// Stored data cannot be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
 }
 
 #[derive(Debug, Clone)]
