@@ -56,7 +56,7 @@ fn main() {
             .env_remove("SEGUR_CONFIG")
             .env("SEGUR_API__LISTEN", format!("127.0.0.1:{port}"))
             .env("SEGUR_STORE__PATH", dir.path().join("segur.db"))
-            .env("SEGUR_SANDBOX__PORTS__TLS-CHECK", "0")
+            .env("SEGUR_SANDBOX__PORTS__TLS_CHECK", "0")
             .env("SEGUR_API_KEY", "sgw_bench")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -64,6 +64,9 @@ fn main() {
             .spawn()
             .unwrap();
         while !health_ok(port) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("daemon exited before answering: {status}");
+            }
             if start.elapsed() > Duration::from_secs(10) {
                 let _ = child.kill();
                 panic!("daemon did not answer within 10 s");
