@@ -162,6 +162,7 @@ impl Daemon {
         }
 
         let state = Arc::new(Shared {
+            audit: crate::store::audit::AuditLog::start(store.clone()),
             store,
             keys,
             metrics: Default::default(),

@@ -8,6 +8,7 @@
 //! - Every answer carries `X-Request-Id` (the caller's, or a new UUID), which also goes to the audit log.
 
 pub mod auth;
+pub mod context;
 pub mod error;
 pub mod json;
 pub mod metrics;
@@ -42,6 +43,8 @@ pub struct WatchedCert {
 pub struct Shared {
     /// The store.
     pub store: Store,
+    /// The group-committing audit writer.
+    pub audit: crate::store::audit::AuditLog,
     /// API keys.
     pub keys: auth::Keys,
     /// Metrics.

@@ -200,6 +200,10 @@ pub struct SandboxConfig {
     pub bind: IpAddr,
     /// Port of each simulator by name (`0` = any free port). Names: see `GET /v1/sandbox`.
     pub ports: BTreeMap<String, u16>,
+    /// Added latency of each simulator, in milliseconds (reliability tests).
+    pub latency_ms: BTreeMap<String, u64>,
+    /// Share (0.0–1.0) of requests each simulator answers with a transient failure (HTTP 503).
+    pub failure_rate: BTreeMap<String, f64>,
 }
 
 impl Default for SandboxConfig {
@@ -208,6 +212,8 @@ impl Default for SandboxConfig {
             enabled: None,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: BTreeMap::new(),
+            latency_ms: BTreeMap::new(),
+            failure_rate: BTreeMap::new(),
         }
     }
 }
@@ -324,11 +330,26 @@ impl Config {
                 "simulators only listen on loopback".into(),
             ));
         }
-        for name in self.sandbox.ports.keys() {
-            if !crate::sim::KNOWN.contains(&name.as_str()) {
+        let named = [
+            ("ports", self.sandbox.ports.keys().collect::<Vec<_>>()),
+            ("latency_ms", self.sandbox.latency_ms.keys().collect()),
+            ("failure_rate", self.sandbox.failure_rate.keys().collect()),
+        ];
+        for (table, names) in named {
+            for name in names {
+                if !crate::sim::KNOWN.contains(&name.as_str()) {
+                    return Err(invalid(
+                        &format!("sandbox.{table}.{name}"),
+                        format!("unknown simulator; known: {}", crate::sim::KNOWN.join(", ")),
+                    ));
+                }
+            }
+        }
+        for (name, rate) in &self.sandbox.failure_rate {
+            if !(0.0..=1.0).contains(rate) {
                 return Err(invalid(
-                    &format!("sandbox.ports.{name}"),
-                    format!("unknown simulator; known: {}", crate::sim::KNOWN.join(", ")),
+                    &format!("sandbox.failure_rate.{name}"),
+                    "must be between 0.0 and 1.0".into(),
                 ));
             }
         }

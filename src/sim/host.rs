@@ -138,7 +138,8 @@ impl SimHost {
             start_https(
                 "tls_check",
                 "Mutual-TLS check: echoes the client certificate it saw",
-                super::tls_check::router(),
+                super::faults::Faults::from_config(config, "tls_check")
+                    .apply(super::tls_check::router()),
                 SocketAddr::new(config.bind, port("tls_check")),
                 tls.clone(),
             )

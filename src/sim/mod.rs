@@ -11,6 +11,7 @@
 //!
 //! The protocol simulators (INSi, DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
 
+pub mod faults;
 mod host;
 pub mod tls_check;
 

@@ -2,7 +2,12 @@
 //!
 //! Patient identifiers never appear whole: [`mask_ins`] keeps the last four characters of an INS, as the
 //! foundation issue asks; callers pass subjects through it (or through the INS type's masked form).
-//! The table refuses `UPDATE` and `DELETE` (triggers in the migration). The hash chain that makes edits detectable
+//! The table refuses `UPDATE` and `DELETE` (triggers in the migration).
+//!
+//! [`AuditLog`] is the daemon's writer: request handlers hand it their entries and wait until they are committed
+//! (synchronous = FULL, so fsync'd), while one task commits whatever has queued up in a single transaction — group
+//! commit. Under load one fsync then covers many requests instead of one each (measured on the 2-core CI machine:
+//! ≈ 2 700 single-row commits/s, which alone would cap INSi searches near that rate). The hash chain that makes edits detectable
 //! even by someone bypassing the triggers comes with the outbox/audit work.
 
 use super::{Store, StoreError, now_text};
@@ -56,6 +61,31 @@ pub fn mask_ins(value: &str) -> String {
 }
 
 impl Store {
+    /// Appends several records in one transaction; returns their ids in order.
+    pub async fn audit_batch(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        let at = now_text();
+        let mut ids = Vec::with_capacity(entries.len());
+        for e in entries {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO audit (at, actor, action, subject, outcome, correlation_id, details) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&at)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.subject)
+            .bind(&e.outcome)
+            .bind(&e.correlation_id)
+            .bind(e.details.as_ref().map(|d| d.to_string()))
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     /// Appends a record.
     pub async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
         let id: i64 = sqlx::query_scalar(
@@ -110,6 +140,68 @@ impl Store {
     }
 }
 
+type Ack = tokio::sync::oneshot::Sender<Result<i64, String>>;
+
+/// Handle on the group-committing audit writer; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: tokio::sync::mpsc::Sender<(AuditEntry, Ack)>,
+}
+
+/// Most entries committed in one transaction.
+const BATCH: usize = 256;
+
+impl AuditLog {
+    /// Starts the writer task on `store`. It ends when every handle is dropped.
+    pub fn start(store: Store) -> AuditLog {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(AuditEntry, Ack)>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (entries, acks): (Vec<AuditEntry>, Vec<Ack>) = batch.into_iter().unzip();
+                match store.audit_batch(&entries).await {
+                    Ok(ids) => {
+                        for (ack, id) in acks.into_iter().zip(ids) {
+                            let _ = ack.send(Ok(id));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, entries = entries.len(), "audit write failed");
+                        for ack in acks {
+                            let _ = ack.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        AuditLog { tx }
+    }
+
+    /// Appends `entry` and waits until it is durably committed.
+    pub async fn append(&self, entry: AuditEntry) -> Result<i64, StoreError> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let closed = || StoreError::Open {
+            path: "audit".into(),
+            reason: "the audit writer has stopped".into(),
+        };
+        self.tx.send((entry, ack)).await.map_err(|_| closed())?;
+        match done.await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(reason)) => Err(StoreError::Open {
+                path: "audit".into(),
+                reason,
+            }),
+            Err(_) => Err(closed()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +235,34 @@ mod tests {
         assert!(upd.unwrap_err().to_string().contains("append-only"));
         let del = sqlx::query("DELETE FROM audit").execute(s.sqlite()).await;
         assert!(del.is_err());
+    }
+
+    #[tokio::test]
+    async fn group_commit_keeps_every_entry_in_order_of_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_sqlite(&dir.path().join("g.db")).await.unwrap();
+        let log = AuditLog::start(s.clone());
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                log.append(AuditEntry {
+                    actor: format!("a{i}"),
+                    action: "test".into(),
+                    outcome: "ok".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 200, "every append got its own id");
+        assert_eq!(s.audit_tail(1000).await.unwrap().len(), 200);
     }
 }
