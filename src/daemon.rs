@@ -150,6 +150,8 @@ impl Daemon {
             None
         };
 
+        let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
+
         let mut keys = api::auth::Keys::default();
         if let Some(k) = &opts.env_api_key {
             keys.add_fixed("env", k.expose());
@@ -161,8 +163,11 @@ impl Daemon {
             sandbox_key = Some(key);
         }
 
+        let audit = crate::store::audit::AuditLog::start(store.clone());
         let state = Arc::new(Shared {
-            audit: crate::store::audit::AuditLog::start(store.clone()),
+            persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
+            insi,
+            audit,
             store,
             keys,
             metrics: Default::default(),
@@ -239,6 +244,77 @@ impl Daemon {
         }
         self.state.store.close().await;
     }
+}
+
+/// The INSi client: configured endpoint, or the simulator in sandbox mode; `None` when neither.
+fn insi_client(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+    sandbox: bool,
+) -> Result<Option<crate::ins::client::InsiClient>, DaemonError> {
+    use crate::ins::soap::LpsContext;
+    let url = match (&config.ins.endpoint, sims.and_then(|s| s.url("insi"))) {
+        (Some(u), _) => u.clone(),
+        (None, Some(sim)) => sim.to_string(),
+        (None, None) => return Ok(None),
+    };
+    let identity = certs.auth_cli.as_ref().ok_or_else(|| {
+        DaemonError::Pki(PkiError::Subject {
+            subject: "(none)".into(),
+            reason: "INSi needs the AUTH_CLI certificate (pki.auth_cli)".into(),
+        })
+    })?;
+    let idam = match (&config.ins.idam, sandbox) {
+        (Some(i), _) => i.clone(),
+        (None, true) => "SANDBOX".to_string(),
+        (None, false) => {
+            return Err(DaemonError::Config(crate::config::ConfigError::Invalid {
+                key: "ins.idam".into(),
+                message: "the software authorisation number (IDAM) given by the CNAM is required to call INSi".into(),
+            }));
+        }
+    };
+    let timeouts = crate::http::Timeouts {
+        connect: Duration::from_secs(config.ins.connect_timeout_secs),
+        total: Duration::from_secs(config.ins.timeout_secs),
+    };
+    let transport =
+        crate::ins::transport::HttpTransport::new(&url, &certs.roots, identity, timeouts)?;
+    let lps = LpsContext {
+        structure_id: identity.info.structure_id().unwrap_or_default().to_string(),
+        idam,
+        software_name: config.ins.software_name.clone(),
+        software_version: config.ins.software_version.clone(),
+        instance: config
+            .ins
+            .instance
+            .clone()
+            .unwrap_or_else(|| instance_id(&config.store.path)),
+    };
+    Ok(Some(crate::ins::client::InsiClient::new(
+        Arc::new(transport),
+        lps,
+    )))
+}
+
+/// The installation's UUID, created once in the data directory.
+fn instance_id(db_path: &Path) -> String {
+    let path = db_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("instance-id");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let id = text.trim();
+        if uuid::Uuid::parse_str(id).is_ok() {
+            return id.to_string();
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    if let Err(e) = std::fs::write(&path, format!("{id}\n")) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the installation id");
+    }
+    id
 }
 
 /// The sandbox key: reused from `<data dir>/sandbox-api-key` (mode 0600) so scripts can read it, created otherwise.

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod context;
 pub mod error;
+mod ins;
 pub mod json;
 pub mod metrics;
 mod routes;
@@ -43,6 +44,10 @@ pub struct WatchedCert {
 pub struct Shared {
     /// The store.
     pub store: Store,
+    /// Persons and identity statuses.
+    pub persons: crate::ins::person::Persons,
+    /// INSi client (configured endpoint or the sandbox simulator).
+    pub insi: Option<crate::ins::client::InsiClient>,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

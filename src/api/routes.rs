@@ -28,14 +28,22 @@ pub(super) fn v1() -> Router<AppState> {
     Router::new()
         .route("/v1/sandbox", get(sandbox))
         .route("/v1/certs/inspect", post(inspect_cert))
+        .merge(super::ins::routes())
 }
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "segur-gateway local API", description = "Ségur numérique médico-social gateway: INSi, Pro Santé Connect, FINESS, DMP, MSSanté."),
-    paths(health, metrics, openapi, sandbox, inspect_cert),
-    components(schemas(Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError)),
+    paths(
+        health, metrics, openapi, sandbox, inspect_cert,
+        super::ins::search, super::ins::search_vitale, super::ins::create_person, super::ins::get_person,
+        super::ins::patch_person, super::ins::person_insi, super::ins::identity_document,
+    ),
+    components(schemas(
+        Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
+        super::ins::TraitsBody, super::ins::VitaleBody, super::ins::DocumentBody, crate::ins::person::PersonPatch,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -37,7 +37,7 @@ pub struct Config {
     /// IGC Santé certificates and trust anchors.
     pub pki: PkiConfig,
     /// CNAM INSi service.
-    pub ins: ServiceEndpoint,
+    pub ins: InsConfig,
     /// Pro Santé Connect.
     pub psc: PscConfig,
     /// FINESS national file and Annuaire Santé API.
@@ -151,6 +151,41 @@ pub struct ServiceEndpoint {
     pub connect_timeout_secs: Option<u64>,
     /// Seconds allowed for a whole exchange.
     pub timeout_secs: Option<u64>,
+}
+
+/// `[ins]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InsConfig {
+    /// INSi endpoint. Empty in sandbox mode = the embedded simulator.
+    pub endpoint: Option<String>,
+    /// Seconds allowed to connect.
+    pub connect_timeout_secs: u64,
+    /// Seconds allowed for a whole exchange.
+    pub timeout_secs: u64,
+    /// Software authorisation number given by the CNAM (`ContexteLPS/LPS/IDAM`, attribute `R="4"`). Required
+    /// outside the sandbox.
+    pub idam: Option<String>,
+    /// Software name sent in `ContexteLPS` (`urn:lps:<name>:<version>`).
+    pub software_name: String,
+    /// Software version sent in `ContexteLPS`.
+    pub software_version: String,
+    /// Installation id (`ContexteLPS/LPS/Instance`); empty = a UUID generated once and kept in the data directory.
+    pub instance: Option<String>,
+}
+
+impl Default for InsConfig {
+    fn default() -> Self {
+        InsConfig {
+            endpoint: None,
+            connect_timeout_secs: 5,
+            timeout_secs: 30,
+            idam: None,
+            software_name: "segur-gateway".into(),
+            software_version: env!("CARGO_PKG_VERSION").into(),
+            instance: None,
+        }
+    }
 }
 
 /// `[psc]`

@@ -16,10 +16,14 @@
 //! an explicit call ([`Ins::value`]); nothing here overwrites local data — differences and transitions are
 //! returned for the caller to arbitrate and audit. Each module's documentation lists its own choices.
 
+pub mod client;
 pub mod ins_number;
+pub mod person;
+pub mod soap;
 pub mod status;
+pub mod strategy;
 pub mod traits;
-// soap, client: added by the INSi client work
+pub mod transport;
 
 pub use ins_number::{Ins, InsError, InsOid, Matricule};
 pub use status::{

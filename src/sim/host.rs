@@ -26,6 +26,9 @@ pub enum SimError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Simulator data could not be loaded.
+    #[error("simulator data: {0}")]
+    Data(String),
     /// TLS setup failed.
     #[error("simulator TLS setup: {0}")]
     Pki(#[from] PkiError),
@@ -76,6 +79,14 @@ pub fn sandbox_server_tls() -> Result<Arc<rustls::ServerConfig>, PkiError> {
         testpki::server(),
         Some(testpki::roots()),
     )?))
+}
+
+/// The same, for a custom router (tests mounting a fake national service).
+///
+/// # Panics
+/// When the embedded test PKI is broken (it is checked by the unit tests).
+pub fn host_tls() -> Arc<rustls::ServerConfig> {
+    sandbox_server_tls().expect("embedded test PKI")
 }
 
 /// Starts `router` as an HTTPS simulator on `addr` (port 0 = any free port).
@@ -141,6 +152,19 @@ impl SimHost {
                 super::faults::Faults::from_config(config, "tls_check")
                     .apply(super::tls_check::router()),
                 SocketAddr::new(config.bind, port("tls_check")),
+                tls.clone(),
+            )
+            .await?,
+        );
+        let insi_data = std::sync::Arc::new(
+            super::insi::data::SimData::embedded().map_err(|e| SimError::Data(e.to_string()))?,
+        );
+        sims.push(
+            start_https(
+                "insi",
+                "CNAM INSi identity service (rechercherInsAvecTraitsIdentite, rechercherInsAvecCarteVitale)",
+                super::faults::Faults::from_config(config, "insi").apply(super::insi::http::router(insi_data)),
+                SocketAddr::new(config.bind, port("insi")),
                 tls.clone(),
             )
             .await?,

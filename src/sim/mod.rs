@@ -9,21 +9,25 @@
 //! - `tls_check`: answers `GET /` with the client certificate it saw (subject, CN, structure id, expiry), so an
 //!   integrator can check a certificate setup before any protocol is involved.
 //!
-//! The protocol simulators (INSi, DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
+//! - `insi`: the CNAM INSi identity service ([`insi`]): SOAP 1.2, CN rule, CNAM test identities.
+//!
+//! The other protocol simulators (DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
 
 pub mod faults;
 mod host;
+pub mod insi;
 pub mod tls_check;
 
-pub use host::{RunningSim, SimError, SimHost, SimInfo, start_https};
+pub use host::{RunningSim, SimError, SimHost, SimInfo, host_tls, start_https};
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check"];
+pub const KNOWN: &[&str] = &["tls_check", "insi"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
     match name {
         "tls_check" => 9440,
+        "insi" => 9441,
         _ => 0,
     }
 }
