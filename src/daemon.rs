@@ -247,7 +247,7 @@ impl Daemon {
 }
 
 /// The INSi client: configured endpoint, or the simulator in sandbox mode; `None` when neither.
-fn insi_client(
+pub fn insi_client(
     config: &Config,
     certs: &Certificates,
     sims: Option<&SimHost>,
@@ -311,6 +311,9 @@ fn instance_id(db_path: &Path) -> String {
         }
     }
     let id = uuid::Uuid::new_v4().to_string();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     if let Err(e) = std::fs::write(&path, format!("{id}\n")) {
         tracing::warn!(path = %path.display(), error = %e, "cannot save the installation id");
     }

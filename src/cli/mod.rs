@@ -115,7 +115,7 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Loaded> {
     Ok(Config::load(path, env_vars())?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,7 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out!("{}", text.trim_end());
         }
         Command::Certs(cmd) => return certs::run(cmd),
-        Command::Ins(cmd) => return Ok(ids::ins(cmd)),
+        Command::Ins(cmd) => return ids::ins_search(cmd, cli.config.as_deref()),
         Command::Finess(cmd) => return Ok(ids::finess(cmd)),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;

@@ -197,3 +197,108 @@ fn report(
         differences,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ins::transport::StubTransport;
+    use crate::sim::insi::data::SimData;
+    use crate::sim::insi::protocol::{SimResult, build_result};
+
+    fn lps() -> LpsContext {
+        LpsContext {
+            structure_id: "1630790004".into(),
+            idam: "IDAM-TEST".into(),
+            software_name: "segur".into(),
+            software_version: "0.1".into(),
+            instance: "11111111-1111-4111-8111-111111111111".into(),
+        }
+    }
+
+    fn fixed(client: InsiClient) -> InsiClient {
+        let n = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        client.with_sources(
+            Arc::new(|| time::macros::datetime!(2026-11-24 10:11:12.345 UTC)),
+            Arc::new(move || {
+                format!(
+                    "00000000-0000-4000-8000-{:012}",
+                    n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                )
+            }),
+        )
+    }
+
+    fn tchitchi(first: &str) -> StrictTraits {
+        StrictTraits {
+            birth_name: "TCHITCHI".into(),
+            given_names: vec![first.into(), "CATARINA".into()],
+            first_given_name: first.into(),
+            sex: "F".parse().unwrap(),
+            birth_date: "1936-06-21".parse().unwrap(),
+            birth_place: Some("63220".parse().unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn strategy_calls_until_found_and_sends_conformant_requests() {
+        let data = SimData::embedded().unwrap();
+        let catarina = data
+            .identities()
+            .iter()
+            .find(|i| i.birth_name == "TCHITCHI")
+            .unwrap();
+        let stub = Arc::new(StubTransport::new([
+            StubTransport::ok(build_result(&SimResult::NotFound)),
+            StubTransport::ok(build_result(&SimResult::Found(catarina))),
+        ]));
+        let client = fixed(InsiClient::new(stub.clone(), lps()));
+        let report = client.search(&tchitchi("OLA")).await.unwrap();
+        assert_eq!(report.outcome, "found");
+        assert_eq!(report.attempts.len(), 2);
+        assert_eq!(report.identity.unwrap().ins.value(), "236066322083656");
+
+        let requests = stub.requests.lock().unwrap();
+        assert_eq!(requests.len(), 2);
+        let r = &requests[0];
+        assert!(r.content_type.starts_with("application/soap+xml"));
+        assert!(r.content_type.contains(
+            "action=\"urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite\""
+        ));
+        assert!(
+            r.body.contains("2026-11-24T10:11:12.345Z"),
+            "injected clock: {}",
+            r.body
+        );
+        assert!(
+            r.body.contains("uuid:00000000-0000-4000-8000-000000000000"),
+            "injected ids: {}",
+            r.body
+        );
+        let bam = r.body.find("ContexteBAM").unwrap();
+        let lps_pos = r.body.find("ContexteLPS").unwrap();
+        let action = r.body.find(":Action").unwrap();
+        assert!(bam < lps_pos && lps_pos < action, "header order");
+        assert!(!r.body.contains("Security"), "no WS-Security header");
+        assert!(r.body.contains(">OLA<") && requests[1].body.contains(">CATARINA<"));
+    }
+
+    #[tokio::test]
+    async fn errors_stop_the_strategy_and_are_typed() {
+        let stub = Arc::new(StubTransport::new([Err(TransportError::Timeout {
+            url: "x".into(),
+        })]));
+        let client = InsiClient::new(stub.clone(), lps());
+        let err = client.search(&tchitchi("OLA")).await.unwrap_err();
+        assert!(err.is_transient());
+        assert_eq!(err.code(), "insi.unavailable");
+        assert_eq!(stub.requests.lock().unwrap().len(), 1);
+
+        let stub = Arc::new(StubTransport::new([StubTransport::ok("<garbage")]));
+        let err = InsiClient::new(stub, lps())
+            .search(&tchitchi("OLA"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "insi.malformed_response");
+        assert!(!err.is_transient());
+    }
+}

@@ -183,6 +183,17 @@ impl AuditLog {
         AuditLog { tx }
     }
 
+    /// Queues `entry` for the next group commit without waiting for it (read-only operations such as INSi lookups,
+    /// where holding the answer for an fsync would only add latency). The entry is committed within a few
+    /// milliseconds; a crash in that window can lose it, which is why state changes use [`AuditLog::append`].
+    /// When the queue is full this waits for room rather than dropping the entry.
+    pub async fn record(&self, entry: AuditEntry) {
+        let (ack, _done) = tokio::sync::oneshot::channel();
+        if self.tx.send((entry, ack)).await.is_err() {
+            tracing::error!("audit writer stopped: entry lost");
+        }
+    }
+
     /// Appends `entry` and waits until it is durably committed.
     pub async fn append(&self, entry: AuditEntry) -> Result<i64, StoreError> {
         let (ack, done) = tokio::sync::oneshot::channel();
