@@ -144,7 +144,10 @@ async fn cnam_test_identities_through_the_daemon() {
     )
     .await;
     assert_eq!(s, 422, "{b}");
-    assert!(b["code"].as_str().unwrap().starts_with("traits."), "{b}");
+    assert!(
+        b["code"].as_str().unwrap().starts_with("ins.invalid_"),
+        "{b}"
+    );
     let (s, b) = post(
         &base,
         "/v1/ins/search",
@@ -316,10 +319,24 @@ async fn hostile_or_broken_answers_are_typed_errors() {
         "{b}"
     );
 
-    let garbage = fake_insi(502, "<html>Bad gateway</html>").await;
+    // An error page from a proxy in front of INSi: transient, reported with its HTTP status.
+    let proxy = fake_insi(502, "<html>Bad gateway</html>").await;
+    let (s, b) = search_against(proxy.info.url.clone()).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (503, Some("insi.unavailable")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("HTTP 502"), "{b}");
+
+    // Garbage with a 200: the answer itself is wrong.
+    let garbage = fake_insi(200, "\u{0}\u{1}not xml at all").await;
     let (s, b) = search_against(garbage.info.url.clone()).await;
-    assert_eq!(s, 502, "{b}");
-    assert!(b["code"].as_str().unwrap().starts_with("insi."), "{b}");
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (502, Some("insi.malformed_response")),
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -394,4 +411,49 @@ async fn a_certificate_without_the_insi_cn_is_refused_on_both_sides() {
         "{fault:?}"
     );
     host.stop().await;
+}
+
+#[tokio::test]
+async fn injected_failures_and_latency_surface_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = sandbox_config(dir.path());
+    c.sandbox.failure_rate.insert("insi".into(), 1.0);
+    let d = start(c).await;
+    let (s, b) = post(
+        &format!("http://{}", d.api_addr),
+        "/v1/ins/search",
+        traits("ADRUN", &["ZOE"], "F", "1975-12-31", None),
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (503, Some("insi.unavailable")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("HTTP 503"), "{b}");
+    d.shutdown().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = sandbox_config(dir.path());
+    c.sandbox.latency_ms.insert("insi".into(), 1500);
+    c.ins.timeout_secs = 1;
+    let d = start(c).await;
+    let t = std::time::Instant::now();
+    let (s, b) = post(
+        &format!("http://{}", d.api_addr),
+        "/v1/ins/search",
+        traits("ADRUN", &["ZOE"], "F", "1975-12-31", None),
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (503, Some("insi.unavailable")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("timeout"), "{b}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(1450),
+        "the client gave up at its own timeout"
+    );
+    d.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! INS routes: INSi searches and persons with their RNIV identity status.
 //!
-//! Error codes: 422 `ins.invalid_*` / `traits.*` (bad INS or traits), 404 `person.not_found`, 409
+//! Error codes: 422 `ins.invalid_*` (bad INS or traits), 404 `person.not_found`, 409
 //! `identity.insi_forbidden` (doubtful/fictitious) and `person.conflict` (changed concurrently), 503
 //! `insi.unavailable` (network, timeout, INSi technical fault), 502 `insi.fault` / `insi.malformed_response`
 //! (INSi refused or answered nonsense), 502 `insi.tls` (trust or certificate problem).
@@ -173,8 +173,8 @@ pub(super) async fn search(
     };
     state
         .audit
-        .append(ctx.audit("insi.search", subject, outcome, Some(details)))
-        .await?;
+        .record(ctx.audit("insi.search", subject, outcome, Some(details)))
+        .await;
     let report = result.map_err(|e| insi_error(&e))?;
     Ok(Json(report_json(&report)))
 }
@@ -210,7 +210,7 @@ pub(super) async fn search_vitale(
     let od = crate::ins::Matricule::parse(&b.matricule_od)
         .map_err(|e| invalid(e.code(), e.to_string()))?;
     let birth_date: BirthDate = serde_json::from_value(json!(b.birth_date))
-        .map_err(|e| invalid("traits.invalid_birth_date", e.to_string()))?;
+        .map_err(|e| invalid("ins.invalid_birth_date", e.to_string()))?;
     let birth_name =
         crate::ins::normalize_name(&b.birth_name).map_err(|e| invalid(e.code(), e.to_string()))?;
     let q = VitaleQuery {
@@ -229,8 +229,8 @@ pub(super) async fn search_vitale(
     };
     state
         .audit
-        .append(ctx.audit("insi.search_vitale", subject, outcome, None))
-        .await?;
+        .record(ctx.audit("insi.search_vitale", subject, outcome, None))
+        .await;
     let r = result.map_err(|e| insi_error(&e))?;
     let attempts = json!([{"kind": "carte_vitale", "outcome": outcome}]);
     Ok(Json(match r {

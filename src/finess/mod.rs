@@ -15,9 +15,14 @@
 //! in a table in the repository, not in code.
 
 pub mod category;
+pub mod csv_import;
 pub mod geo;
 pub mod id;
-// import, index, fhir: added by the import/index work
+pub mod index;
+pub mod json_import;
+pub mod model;
+pub mod synth;
+// fhir: added by the Annuaire Santé work
 
 pub use category::{Category, CategoryInfo, Family};
 pub use geo::lambert93_to_wgs84;

@@ -115,7 +115,16 @@ impl InsiClient {
                 body,
             })
             .await?;
-        Ok(soap::parse_response(&reply.body)?)
+        match soap::parse_response(&reply.body) {
+            // An HTTP error page instead of a SOAP message: report the HTTP status, not a parse error.
+            Err(SoapError::Malformed { .. }) if reply.status != 200 => {
+                Err(InsiError::Transport(TransportError::Status {
+                    url: self.transport.endpoint().to_string(),
+                    status: reply.status,
+                }))
+            }
+            other => Ok(other?),
+        }
     }
 
     /// One `rechercherInsAvecTraitsIdentite` call.

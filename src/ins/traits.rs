@@ -102,14 +102,14 @@ impl TraitError {
     /// Stable code for API answers (never changes once published).
     pub fn code(&self) -> &'static str {
         match self {
-            TraitError::Empty { .. } => "traits.empty",
-            TraitError::Character { .. } => "traits.invalid_character",
-            TraitError::Separator { .. } => "traits.invalid_separator",
-            TraitError::UnknownSex => "traits.unknown_sex",
-            TraitError::Sex { .. } => "traits.invalid_sex",
-            TraitError::BirthDate { .. } => "traits.invalid_birth_date",
-            TraitError::BirthPlace { .. } => "traits.invalid_birth_place",
-            TraitError::FirstGivenName => "traits.first_given_name_mismatch",
+            TraitError::Empty { .. } => "ins.invalid_empty_trait",
+            TraitError::Character { .. } => "ins.invalid_trait_character",
+            TraitError::Separator { .. } => "ins.invalid_trait_separator",
+            TraitError::UnknownSex => "ins.invalid_unknown_sex",
+            TraitError::Sex { .. } => "ins.invalid_sex",
+            TraitError::BirthDate { .. } => "ins.invalid_birth_date",
+            TraitError::BirthPlace { .. } => "ins.invalid_birth_place",
+            TraitError::FirstGivenName => "ins.invalid_first_given_name",
         }
     }
 }
@@ -728,7 +728,7 @@ mod tests {
                 ch: '0'
             }
         );
-        assert_eq!(err.code(), "traits.invalid_character");
+        assert_eq!(err.code(), "ins.invalid_trait_character");
         assert_eq!(
             err.to_string(),
             "birth name: character '0' (U+0030) at position 4 is not allowed; \
@@ -795,7 +795,7 @@ mod tests {
         );
         assert_eq!(
             normalize_name("").map_err(|e| e.code()),
-            Err("traits.empty")
+            Err("ins.invalid_empty_trait")
         );
     }
 
@@ -842,7 +842,7 @@ mod tests {
             "١٩٧٥-١٢-٣١",
         ] {
             let err = bad.parse::<BirthDate>().expect_err(bad);
-            assert_eq!(err.code(), "traits.invalid_birth_date", "{bad}");
+            assert_eq!(err.code(), "ins.invalid_birth_date", "{bad}");
         }
         assert_eq!(
             "1975-04-31".parse::<BirthDate>().map_err(|e| e.to_string()),
@@ -866,7 +866,7 @@ mod tests {
             "6322", "632200", "2a020", "2C020", "1A020", "2AB20", "6322X", "é3220",
         ] {
             let err = bad.parse::<BirthPlace>().expect_err(bad);
-            assert_eq!(err.code(), "traits.invalid_birth_place", "{bad}");
+            assert_eq!(err.code(), "ins.invalid_birth_place", "{bad}");
         }
     }
 

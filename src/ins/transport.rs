@@ -65,6 +65,14 @@ pub enum TransportError {
         /// Endpoint.
         url: String,
     },
+    /// INSi answered an HTTP error without a SOAP message (a proxy or load balancer in front of it, usually).
+    #[error("INSi at {url} answered HTTP {status} without a SOAP message")]
+    Status {
+        /// Endpoint.
+        url: String,
+        /// HTTP status.
+        status: u16,
+    },
     /// The connection broke while exchanging.
     #[error("INSi exchange with {url} failed: {reason}")]
     Io {
@@ -78,7 +86,11 @@ pub enum TransportError {
 impl TransportError {
     /// True when trying again later may work.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, TransportError::Tls { .. })
+        match self {
+            TransportError::Tls { .. } => false,
+            TransportError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => true,
+        }
     }
 }
 
@@ -86,6 +98,11 @@ impl TransportError {
 pub trait InsiTransport: Send + Sync + std::fmt::Debug {
     /// Sends one request and returns the raw answer, whatever its HTTP status.
     fn send(&self, request: SoapRequest) -> BoxFuture<'_, Result<SoapReply, TransportError>>;
+
+    /// Where requests go, for messages.
+    fn endpoint(&self) -> &str {
+        "INSi"
+    }
 }
 
 /// HTTPS with mutual TLS.
@@ -154,6 +171,10 @@ impl HttpTransport {
 }
 
 impl InsiTransport for HttpTransport {
+    fn endpoint(&self) -> &str {
+        &self.url
+    }
+
     fn send(&self, request: SoapRequest) -> BoxFuture<'_, Result<SoapReply, TransportError>> {
         Box::pin(async move {
             match self.post_once(&request).await {

@@ -1,0 +1,1077 @@
+//! Reader of the legacy **etalab CSV** extraction of the national FINESS file.
+//!
+//! Follows `spec/finess.md`, section "National files", item 2. The wire format:
+//!
+//! - text, `;`-separated, RFC 4180 quoting (a field may be quoted, a quote inside is doubled), no header row,
+//!   records of different lengths in one file;
+//! - first line `finess;etalab;<n>;<YYYY-MM-DD>`;
+//! - then one record per line, its kind named by the first field:
+//!   - `structureet`, an establishment: the tag and 31 fields (`nofinesset; nofinessej; rs; rslongue; complrs;
+//!     compldistrib; numvoie; typvoie; voie; compvoie; lieuditbp; commune; departement; libdepartement;
+//!     ligneacheminement; telephone; telecopie; categetab; libcategetab; categagretab; libcategagretab; siret;
+//!     codeape; codemft; libmft; codesph; libsph; dateouv; dateautor; datemaj; numuai`);
+//!   - `geolocalisation`: `nofinesset; coordxet; coordyet; sourcecoordet; datemaj` (Lambert-93 in mainland France
+//!     and Corsica, other projections overseas; the source field contains commas);
+//!   - `structureej`, a legal entity: the tag and 22 fields (`nofiness; rs; rslongue; complrs; numvoie; typvoie;
+//!     voie; compvoie; compldistrib; lieuditbp; commune; ligneacheminement; departement; libdepartement;
+//!     telephone; statutjuridique; libstatutjuridique; categetab; libcategetab; siren; codeape; datecrea`).
+//!
+//! The establishment and legal-entity extractions are published as two files; this reader takes any mix of the
+//! three kinds in one stream, so either file, or both concatenated, can be read. [`Dataset::merge`] joins two
+//! imports.
+//!
+//! # Choices
+//!
+//! - **Encoding detected, not assumed.** Recent files are UTF-8, older ones ISO-8859-1/Windows-1252. The first
+//!   field holding a non-ASCII byte decides: valid UTF-8 makes the file UTF-8, anything else Windows-1252 (a
+//!   superset of ISO-8859-1 for printable characters), and the rest of the file is read that way. A UTF-8 byte
+//!   order mark makes the file UTF-8. In a UTF-8 file, a field that is not valid UTF-8 is still read as
+//!   Windows-1252 rather than lost. The same content in either encoding gives the same records.
+//! - **Streamed**: records are read one at a time into a reused [`csv::ByteRecord`]; text is decoded straight from
+//!   its bytes (borrowed when it is already UTF-8), repeated values are shared ([`Label`]). Input may be
+//!   gzip-compressed (detected from the magic bytes).
+//! - **Nothing dropped silently**: a record with the wrong number of fields, an unknown kind, a bad FINESS number
+//!   (own or legal entity's), a repeated number, unreadable coordinates, or a `geolocalisation` for an
+//!   establishment the input does not contain is listed in [`ImportOutcome::rejected`] with its line and why.
+//!   Geolocations are attached once the whole input is read, so their order in the file does not matter.
+//! - A trailing empty field (a line ending with `;`) is tolerated; any other length difference rejects the record.
+//! - Fields are trimmed; empty fields become `None`. `commune` becomes the 5-character COG when the file gives the
+//!   3-digit code within a 2-character department (`01` + `451` → `01451`; overseas codes are kept as given,
+//!   *verify on a real file*). Columns not kept: `codemft`, `libmft`, `codesph`, `libsph`, `numuai`.
+//! - Line numbers are counted here: the `csv` crate's own are wrong after CRLF line ends and blank lines.
+//! - Lambert-93 → WGS84 with [`lambert93_to_wgs84`]; overseas (FINESS `97…`/`98…` or a source naming UTM) keeps
+//!   x/y only.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read};
+
+use csv::ByteRecord;
+
+use super::geo::lambert93_to_wgs84;
+use super::id::Finess;
+use super::model::{
+    Address, Coordinates, Counts, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
+    LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
+};
+
+/// Number of fields of a `structureet` record, its tag included.
+pub const ESTABLISHMENT_FIELDS: usize = 32;
+/// Number of fields of a `structureej` record, its tag included.
+pub const ENTITY_FIELDS: usize = 23;
+/// Number of fields of a `geolocalisation` record, its tag included.
+pub const GEOLOCATION_FIELDS: usize = 6;
+
+/// Size of the read buffers.
+const BUFFER: usize = 256 * 1024;
+
+/// Why a CSV file could not be read at all. Problems with single records are not errors: they are listed in
+/// [`ImportOutcome::rejected`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvImportError {
+    /// Reading the input failed (file, network, or a corrupt gzip stream).
+    #[error("reading the FINESS CSV failed: {0}")]
+    Io(#[from] io::Error),
+    /// The input holds no record at all, so not even the header line.
+    #[error("the FINESS CSV is empty: expected the header line finess;etalab;<n>;<YYYY-MM-DD>")]
+    MissingHeader,
+    /// The first line is not `finess;etalab;<n>;<YYYY-MM-DD>`: not an etalab FINESS extraction.
+    #[error("line {line}: expected the header finess;etalab;<n>;<YYYY-MM-DD>, found {found:?}")]
+    BadHeader {
+        /// Line of the first record (1 unless the file starts with blank lines).
+        line: u64,
+        /// The line found (decoded leniently, cut to 200 characters).
+        found: String,
+    },
+    /// The CSV reader failed for another reason than I/O (not expected with this reader's settings).
+    #[error("line {line}: CSV error: {message}")]
+    Csv {
+        /// Line where the reader stopped.
+        line: u64,
+        /// The reader's message.
+        message: String,
+    },
+}
+
+/// Reads an etalab CSV extraction (plain or gzip-compressed) from `reader`.
+///
+/// Pass a file, a decompressor or a byte slice (`&[u8]` is `Read`); no need to buffer it.
+pub fn import_csv<R: Read>(reader: R) -> Result<ImportOutcome, CsvImportError> {
+    let (gzip, input) = sniff_gzip(reader)?;
+    if gzip {
+        read_all(flate2::read::MultiGzDecoder::new(input), true)
+    } else {
+        read_all(input, false)
+    }
+}
+
+/// The input with its first bytes read again after them.
+pub(super) type Sniffed<R> = io::Chain<io::Take<io::Cursor<[u8; 2]>>, R>;
+
+/// Reads the first two bytes to tell whether the input is gzip (RFC 1952 magic `1f 8b`), and gives back the
+/// whole input.
+pub(super) fn sniff_gzip<R: Read>(mut reader: R) -> io::Result<(bool, Sniffed<R>)> {
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < magic.len() {
+        match reader.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let gzip = got == 2 && magic == [0x1f, 0x8b];
+    Ok((gzip, io::Cursor::new(magic).take(got as u64).chain(reader)))
+}
+
+fn read_all<R: Read>(input: R, gzip: bool) -> Result<ImportOutcome, CsvImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(BUFFER)
+        .from_reader(LineCounter::new(input));
+    let mut record = ByteRecord::new();
+    let mut importer = Importer::default();
+    let mut header = None;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e)),
+        }
+        let start = record.position().map_or(0, |p| p.byte());
+        let line = reader.get_mut().line_at(start);
+        if header.is_none() {
+            header = Some(importer.header(&record, line)?);
+            continue;
+        }
+        importer.record(&record, line);
+    }
+    let Some((version, generated)) = header else {
+        return Err(CsvImportError::MissingHeader);
+    };
+    Ok(importer.finish(SourceInfo {
+        format: SourceFormat::EtalabCsv,
+        version: Some(version),
+        generated: Some(generated),
+        encoding: None,
+        gzip,
+    }))
+}
+
+/// Counts lines for error messages: the `csv` crate's own line numbers are off after a CRLF line ending or a blank
+/// line (csv 1.4), while its byte offsets are right, give or take the line-ending bytes before a record.
+///
+/// Remembers where line-ending bytes are in what the CSV reader has read ahead; [`LineCounter::line_at`] turns a
+/// record's byte offset into its line.
+#[derive(Debug)]
+struct LineCounter<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// Offsets of the `\r` and `\n` bytes read ahead and not yet accounted for; `true` for `\n`.
+    breaks: VecDeque<(u64, bool)>,
+    /// `\n` bytes accounted for.
+    newlines: u64,
+}
+
+impl<R> LineCounter<R> {
+    fn new(inner: R) -> Self {
+        LineCounter {
+            inner,
+            offset: 0,
+            breaks: VecDeque::new(),
+            newlines: 0,
+        }
+    }
+
+    /// The line (from 1) of a record the CSV reader says starts at byte `start`: the record's first byte is the
+    /// first one at or after `start` that is not a line ending. Records must be asked for in order.
+    fn line_at(&mut self, start: u64) -> u64 {
+        let mut cursor = start;
+        while let Some(&(offset, newline)) = self.breaks.front() {
+            if offset < start || offset == cursor {
+                if offset == cursor {
+                    cursor += 1;
+                }
+                self.newlines += u64::from(newline);
+                self.breaks.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.newlines + 1
+    }
+
+    fn note_breaks(&mut self, bytes: &[u8], offset: u64) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.breaks.push_back((offset + i as u64, b == b'\n'));
+            }
+        }
+    }
+}
+
+/// Whether one of the eight bytes of `word` is `byte` (the classic "has zero byte" bit trick on `word ^ byte…`).
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = buf.get(..n).unwrap_or_default();
+        // Eight bytes at a time: most words of a line hold no line ending.
+        let mut chunks = read.chunks_exact(8);
+        let mut at = self.offset;
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            if has_byte(word, b'\n') || has_byte(word, b'\r') {
+                self.note_breaks(chunk, at);
+            }
+            at += 8;
+        }
+        self.note_breaks(chunks.remainder(), at);
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn csv_error(e: csv::Error) -> CsvImportError {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => CsvImportError::Io(e),
+        _ => CsvImportError::Csv { line, message },
+    }
+}
+
+/// A rejection before its location is known.
+type Reject = (RejectKind, String);
+
+/// What the file's text encoding is known to be so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Encoding {
+    /// Only ASCII seen.
+    #[default]
+    Ascii,
+    /// The first non-ASCII field was valid UTF-8 (or the file has a byte order mark).
+    Utf8,
+    /// The first non-ASCII field was not UTF-8.
+    Windows1252,
+}
+
+/// Decodes field bytes into text, detecting the encoding, and shares repeated values.
+#[derive(Debug, Default)]
+struct Decoder {
+    encoding: Encoding,
+    interner: Interner,
+}
+
+impl Decoder {
+    /// The trimmed text of a field.
+    fn text<'a>(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
+        let raw = raw.trim_ascii();
+        if raw.is_ascii() {
+            // ASCII is valid UTF-8: this never falls back.
+            return Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default());
+        }
+        match self.encoding {
+            Encoding::Ascii => match std::str::from_utf8(raw) {
+                Ok(text) => {
+                    self.encoding = Encoding::Utf8;
+                    Cow::Borrowed(text)
+                }
+                Err(_) => {
+                    self.encoding = Encoding::Windows1252;
+                    windows_1252(raw)
+                }
+            },
+            Encoding::Utf8 => match std::str::from_utf8(raw) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => windows_1252(raw),
+            },
+            Encoding::Windows1252 => windows_1252(raw),
+        }
+    }
+
+    /// A field unique to the record; `None` when blank.
+    fn boxed(&mut self, raw: &[u8]) -> Option<Box<str>> {
+        let text = self.text(raw);
+        (!text.is_empty()).then(|| Box::from(&*text))
+    }
+
+    /// A field repeated across records; `None` when blank.
+    fn label(&mut self, raw: &[u8]) -> Option<Label> {
+        let text = self.text(raw);
+        (!text.is_empty()).then(|| self.interner.intern(&text))
+    }
+
+    /// Shares `text`.
+    fn intern(&mut self, text: &str) -> Label {
+        self.interner.intern(text)
+    }
+
+    fn encoding_name(&self) -> Option<&'static str> {
+        match self.encoding {
+            Encoding::Ascii => None,
+            Encoding::Utf8 => Some("UTF-8"),
+            Encoding::Windows1252 => Some("windows-1252"),
+        }
+    }
+}
+
+fn windows_1252(raw: &[u8]) -> Cow<'_, str> {
+    encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0
+}
+
+/// A `geolocalisation` line waiting for the end of the input.
+#[derive(Debug)]
+struct PendingGeolocation {
+    line: u64,
+    finess: Finess,
+    x: f64,
+    y: f64,
+    source: Option<Label>,
+    updated: Option<Label>,
+}
+
+#[derive(Debug, Default)]
+struct Importer {
+    decoder: Decoder,
+    dataset: Dataset,
+    rejected: Vec<Rejected>,
+    /// Establishment FINESS → index in `dataset.establishments`, line.
+    establishments: HashMap<Finess, (usize, u64), FastHash>,
+    /// Legal entity FINESS → line.
+    entities: HashMap<Finess, u64, FastHash>,
+    geolocations: Vec<PendingGeolocation>,
+}
+
+impl Importer {
+    /// Checks the header line; returns its `<n>` and date.
+    fn header(
+        &mut self,
+        record: &ByteRecord,
+        line: u64,
+    ) -> Result<(Box<str>, Box<str>), CsvImportError> {
+        let mut first = record.get(0).unwrap_or_default();
+        if let Some(rest) = first.strip_prefix(b"\xEF\xBB\xBF") {
+            first = rest;
+            self.decoder.encoding = Encoding::Utf8;
+        }
+        let field = |i: usize| record.get(i).unwrap_or_default().trim_ascii();
+        let number = field(2);
+        let date = field(3);
+        let ok = first.trim_ascii() == b"finess"
+            && field(1) == b"etalab"
+            && !number.is_empty()
+            && number.iter().all(u8::is_ascii_digit)
+            && is_date(date)
+            && (4..record.len()).all(|i| field(i).is_empty());
+        if !ok {
+            let mut found = String::from_utf8_lossy(first).into_owned();
+            for f in record.iter().skip(1) {
+                found.push(';');
+                found.push_str(&String::from_utf8_lossy(f));
+            }
+            let found = found.chars().take(200).collect();
+            return Err(CsvImportError::BadHeader { line, found });
+        }
+        // Both checked ASCII above.
+        let ascii = |b: &[u8]| Box::from(std::str::from_utf8(b).unwrap_or_default());
+        Ok((ascii(number), ascii(date)))
+    }
+
+    fn record(&mut self, record: &ByteRecord, line: u64) {
+        let result = match record.get(0).unwrap_or_default() {
+            b"structureet" => self.establishment(record, line),
+            b"structureej" => self.entity(record, line),
+            b"geolocalisation" => self.geolocation(record, line),
+            other => Err((
+                RejectKind::UnknownKind,
+                format!(
+                    "unknown record kind {:?}: expected structureet, structureej or geolocalisation",
+                    shorten(&self.decoder.text(other))
+                ),
+            )),
+        };
+        if let Err((kind, reason)) = result {
+            self.rejected.push(Rejected {
+                at: Location::Line(line),
+                kind,
+                reason,
+            });
+        }
+    }
+
+    fn establishment(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+        check_len(record, ESTABLISHMENT_FIELDS, "structureet")?;
+        let f = |i: usize| record.get(i).unwrap_or_default();
+        let finess = finess_field("nofinesset", f(1))?;
+        let entity = finess_field("nofinessej", f(2))?;
+        if let Some((_, first)) = self.establishments.get(&finess) {
+            return Err(duplicate("nofinesset", &finess, *first));
+        }
+        let d = &mut self.decoder;
+        let name = d.boxed(f(3));
+        let long_name = d.boxed(f(4));
+        let address = address(
+            d,
+            AddressFields {
+                number: f(7),
+                number_suffix: f(10),
+                street_type: f(8),
+                street: f(9),
+                complement: f(6),
+                locality: f(11),
+                commune: f(12),
+                department: f(13),
+                department_label: f(14),
+                postal_line: f(15),
+            },
+        );
+        let establishment = Establishment {
+            finess,
+            entity,
+            name: name.or_else(|| long_name.clone()).unwrap_or_default(),
+            long_name,
+            name_complement: d.boxed(f(5)),
+            category: d.label(f(18)),
+            category_label: d.label(f(19)),
+            aggregate_category: d.label(f(20)),
+            aggregate_category_label: d.label(f(21)),
+            address,
+            phone: d.boxed(f(16)),
+            fax: d.boxed(f(17)),
+            siret: d.boxed(f(22)),
+            ape: d.label(f(23)),
+            opened: d.label(f(28)),
+            authorized: d.label(f(29)),
+            updated: d.label(f(30)),
+            closed: None,
+            active: true,
+            coordinates: None,
+        };
+        self.establishments
+            .insert(finess, (self.dataset.establishments.len(), line));
+        self.dataset.establishments.push(establishment);
+        Ok(())
+    }
+
+    fn entity(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+        check_len(record, ENTITY_FIELDS, "structureej")?;
+        let f = |i: usize| record.get(i).unwrap_or_default();
+        let finess = finess_field("nofiness", f(1))?;
+        if let Some(first) = self.entities.get(&finess) {
+            return Err(duplicate("nofiness", &finess, *first));
+        }
+        let d = &mut self.decoder;
+        let name = d.boxed(f(2));
+        let long_name = d.boxed(f(3));
+        let address = address(
+            d,
+            AddressFields {
+                number: f(5),
+                number_suffix: f(8),
+                street_type: f(6),
+                street: f(7),
+                complement: f(9),
+                locality: f(10),
+                commune: f(11),
+                postal_line: f(12),
+                department: f(13),
+                department_label: f(14),
+            },
+        );
+        let legal_status = d.label(f(16)).map(|code| LegalStatus {
+            code,
+            label: d.label(f(17)),
+        });
+        let entity = LegalEntity {
+            finess,
+            name: name.or_else(|| long_name.clone()).unwrap_or_default(),
+            long_name,
+            name_complement: d.boxed(f(4)),
+            address,
+            phone: d.boxed(f(15)),
+            legal_status,
+            category: d.label(f(18)),
+            category_label: d.label(f(19)),
+            siren: d.boxed(f(20)),
+            ape: d.label(f(21)),
+            created: d.label(f(22)),
+            updated: None,
+            closed: None,
+            active: true,
+        };
+        self.entities.insert(finess, line);
+        self.dataset.entities.push(entity);
+        Ok(())
+    }
+
+    fn geolocation(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+        check_len(record, GEOLOCATION_FIELDS, "geolocalisation")?;
+        let f = |i: usize| record.get(i).unwrap_or_default();
+        let finess = finess_field("nofinesset", f(1))?;
+        let x = number_field("coordxet", f(2))?;
+        let y = number_field("coordyet", f(3))?;
+        let source = self.decoder.label(f(4));
+        let updated = self.decoder.label(f(5));
+        self.geolocations.push(PendingGeolocation {
+            line,
+            finess,
+            x,
+            y,
+            source,
+            updated,
+        });
+        Ok(())
+    }
+
+    /// Attaches the geolocations, then builds the outcome.
+    fn finish(mut self, mut source: SourceInfo) -> ImportOutcome {
+        let mut attached = 0;
+        let mut late = Vec::new();
+        for geo in std::mem::take(&mut self.geolocations) {
+            let reject = |kind, reason| Rejected {
+                at: Location::Line(geo.line),
+                kind,
+                reason,
+            };
+            let Some(&(index, _)) = self.establishments.get(&geo.finess) else {
+                late.push(reject(
+                    RejectKind::UnknownEstablishment,
+                    format!(
+                        "geolocalisation for establishment {} which is not in the file",
+                        geo.finess
+                    ),
+                ));
+                continue;
+            };
+            let Some(establishment) = self.dataset.establishments.get_mut(index) else {
+                continue;
+            };
+            if establishment.coordinates.is_some() {
+                late.push(reject(
+                    RejectKind::Duplicate,
+                    format!(
+                        "second geolocalisation for establishment {} (first kept)",
+                        geo.finess
+                    ),
+                ));
+                continue;
+            }
+            let overseas = matches!(&geo.finess.as_str()[..2], "97" | "98")
+                || geo.source.as_deref().is_some_and(|s| s.contains("UTM"));
+            let wgs84 = if overseas {
+                None
+            } else {
+                lambert93_to_wgs84(geo.x, geo.y)
+            };
+            establishment.coordinates = Some(Coordinates {
+                x: Some(geo.x),
+                y: Some(geo.y),
+                source: geo.source,
+                lon: wgs84.map(|(lon, _)| lon),
+                lat: wgs84.map(|(_, lat)| lat),
+                updated: geo.updated,
+            });
+            attached += 1;
+        }
+        if !late.is_empty() {
+            self.rejected.extend(late);
+            // Stable: records of one line keep their order.
+            self.rejected.sort_by_key(|r| r.line());
+        }
+        source.encoding = self.decoder.encoding_name();
+        self.dataset.establishments.shrink_to_fit();
+        self.dataset.entities.shrink_to_fit();
+        ImportOutcome {
+            counts: Counts {
+                establishments: self.dataset.establishments.len(),
+                entities: self.dataset.entities.len(),
+                geolocations: attached,
+            },
+            dataset: self.dataset,
+            rejected: self.rejected,
+            source,
+        }
+    }
+}
+
+/// The raw address fields of a record.
+struct AddressFields<'a> {
+    number: &'a [u8],
+    number_suffix: &'a [u8],
+    street_type: &'a [u8],
+    street: &'a [u8],
+    complement: &'a [u8],
+    locality: &'a [u8],
+    commune: &'a [u8],
+    department: &'a [u8],
+    department_label: &'a [u8],
+    postal_line: &'a [u8],
+}
+
+fn address(d: &mut Decoder, f: AddressFields<'_>) -> Address {
+    let department = d.label(f.department);
+    let postal_line = d.label(f.postal_line);
+    let postal_code = postal_line
+        .as_deref()
+        .and_then(postal_code_of)
+        .map(|code| d.intern(code));
+    let commune = match (d.text(f.commune), department.as_deref()) {
+        (commune, _) if commune.is_empty() => None,
+        (commune, Some(dep)) if commune.len() == 3 && is_mainland_department(dep) => {
+            let mut cog = String::with_capacity(5);
+            cog.push_str(dep);
+            cog.push_str(&commune);
+            Some(d.intern(&cog))
+        }
+        (commune, _) => Some(d.intern(&commune)),
+    };
+    Address {
+        number: d.label(f.number),
+        number_suffix: d.label(f.number_suffix),
+        street_type: d.label(f.street_type),
+        street: d.boxed(f.street),
+        complement: d.boxed(f.complement),
+        locality: d.boxed(f.locality),
+        postal_code,
+        postal_line,
+        commune,
+        department,
+        department_label: d.label(f.department_label),
+    }
+}
+
+/// The postal code at the start of a postal line (`01220 DIVONNE LES BAINS` → `01220`).
+pub(super) fn postal_code_of(line: &str) -> Option<&str> {
+    let code = line.get(..5)?;
+    let rest = &line[5..];
+    (code.bytes().all(|b| b.is_ascii_digit()) && (rest.is_empty() || rest.starts_with(' ')))
+        .then_some(code)
+}
+
+/// A 2-character mainland or Corsican department (`01`…`95` but `20`, `2A`, `2B`).
+fn is_mainland_department(dep: &str) -> bool {
+    dep.len() == 2 && super::model::is_insee_department(dep)
+}
+
+fn check_len(record: &ByteRecord, expected: usize, kind: &str) -> Result<(), Reject> {
+    let found = record.len();
+    let trailing_empty = found == expected + 1
+        && record
+            .get(expected)
+            .is_some_and(|f| f.trim_ascii().is_empty());
+    if found == expected || trailing_empty {
+        Ok(())
+    } else {
+        Err((
+            RejectKind::FieldCount,
+            format!(
+                "{kind}: expected {expected} fields (the tag and {}), found {found}",
+                expected - 1
+            ),
+        ))
+    }
+}
+
+fn finess_field(name: &str, raw: &[u8]) -> Result<Finess, Reject> {
+    let raw = raw.trim_ascii();
+    if raw.is_empty() {
+        return Err((RejectKind::BadFiness, format!("{name} is empty")));
+    }
+    let text = String::from_utf8_lossy(raw);
+    Finess::parse(&text).map_err(|e| {
+        (
+            RejectKind::BadFiness,
+            format!("{name} {:?}: {e}", shorten(&text)),
+        )
+    })
+}
+
+fn number_field(name: &str, raw: &[u8]) -> Result<f64, Reject> {
+    let text = String::from_utf8_lossy(raw.trim_ascii());
+    let parsed = if text.contains(',') {
+        text.replace(',', ".").parse::<f64>()
+    } else {
+        text.parse::<f64>()
+    };
+    match parsed {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err((
+            RejectKind::BadValue,
+            format!("{name} {:?} is not a number", shorten(&text)),
+        )),
+    }
+}
+
+fn duplicate(name: &str, finess: &Finess, first_line: u64) -> Reject {
+    (
+        RejectKind::Duplicate,
+        format!("{name} {finess} already seen on line {first_line} (first kept)"),
+    )
+}
+
+/// `YYYY-MM-DD` (shape only).
+fn is_date(b: &[u8]) -> bool {
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// At most 40 characters of a value, for messages.
+fn shorten(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const SMALL: &str = include_str!("../../tests/data/finess/small.csv");
+
+    fn import(bytes: &[u8]) -> ImportOutcome {
+        import_csv(bytes).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn rejections(outcome: &ImportOutcome) -> Vec<(u64, RejectKind)> {
+        outcome
+            .rejected
+            .iter()
+            .map(|r| (r.line().unwrap_or(0), r.kind))
+            .collect()
+    }
+
+    fn establishment<'a>(outcome: &'a ImportOutcome, finess: &str) -> &'a Establishment {
+        outcome
+            .dataset
+            .establishments
+            .iter()
+            .find(|e| e.finess.as_str() == finess)
+            .unwrap_or_else(|| panic!("{finess} missing"))
+    }
+
+    #[test]
+    fn small_file_counts_and_rejections() {
+        let outcome = import(SMALL.as_bytes());
+        assert_eq!(
+            outcome.counts,
+            Counts {
+                establishments: 6,
+                entities: 4,
+                geolocations: 4
+            }
+        );
+        assert_eq!(outcome.dataset.establishments.len(), 6);
+        assert_eq!(outcome.dataset.entities.len(), 4);
+        assert_eq!(
+            rejections(&outcome),
+            vec![
+                (9, RejectKind::BadFiness),
+                (10, RejectKind::FieldCount),
+                (11, RejectKind::UnknownKind),
+                (12, RejectKind::BadFiness),
+                (13, RejectKind::Duplicate),
+                (18, RejectKind::UnknownEstablishment),
+                (19, RejectKind::BadValue),
+                (20, RejectKind::FieldCount),
+                (21, RejectKind::BadFiness),
+            ],
+            "{:#?}",
+            outcome.rejected
+        );
+        let reasons: Vec<&str> = outcome.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("nofinesset \"010009083\"") && reasons[0].contains("key"));
+        assert!(reasons[1].contains("expected 32 fields") && reasons[1].contains("found 9"));
+        assert!(reasons[2].contains("structurepm"));
+        assert!(reasons[3].contains("nofinessej"));
+        assert!(reasons[4].contains("already seen on line 3"));
+        assert!(reasons[5].contains("260009105"));
+        assert!(reasons[6].contains("coordxet"));
+        assert!(reasons[7].contains("expected 23 fields"));
+        assert!(reasons[8].contains("nofiness \"01000002\"") && reasons[8].contains("9"));
+        assert_eq!(outcome.source.version.as_deref(), Some("59"));
+        assert_eq!(outcome.source.generated.as_deref(), Some("2025-11-03"));
+        assert_eq!(outcome.source.encoding, Some("UTF-8"));
+        assert!(!outcome.source.gzip);
+    }
+
+    #[test]
+    fn small_file_fields() {
+        let outcome = import(SMALL.as_bytes());
+        // Quoted field with a `;` and doubled quotes, accents.
+        let glycines = establishment(&outcome, "010009025");
+        assert_eq!(&*glycines.name, "EHPAD « LES GLYCINES »");
+        assert_eq!(
+            glycines.long_name.as_deref(),
+            Some("EHPAD \"Les Glycines\"; résidence de l'Étang")
+        );
+        assert_eq!(glycines.entity.as_str(), "010009017");
+        assert_eq!(glycines.category.as_deref(), Some("500"));
+        assert_eq!(glycines.address.postal_code.as_deref(), Some("01220"));
+        assert_eq!(
+            glycines.address.postal_line.as_deref(),
+            Some("01220 DIVONNE LES BAINS")
+        );
+        assert_eq!(glycines.address.commune.as_deref(), Some("01143"));
+        assert_eq!(glycines.address.street_type.as_deref(), Some("R"));
+        assert_eq!(glycines.address.number_suffix.as_deref(), Some("B"));
+        assert_eq!(glycines.opened.as_deref(), Some("1994-01-01"));
+        assert_eq!(glycines.phone.as_deref(), Some("0450990001"));
+        let coords = glycines.coordinates.as_ref().unwrap();
+        assert_eq!((coords.x, coords.y), (Some(941_342.52), Some(6_589_480.53)));
+        let (lon, lat) = (coords.lon.unwrap(), coords.lat.unwrap());
+        assert!((lon - 6.139_885).abs() < 1e-5 && (lat - 46.362_063).abs() < 1e-5);
+        assert_eq!(
+            coords.source.as_deref(),
+            Some("1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93")
+        );
+        // Corsica.
+        let ajaccio = establishment(&outcome, "2A0009031");
+        assert_eq!(ajaccio.department_code(), "2A");
+        assert_eq!(ajaccio.address.commune.as_deref(), Some("2A004"));
+        assert_eq!(&*ajaccio.name, "SSIAD DE L'ÉTANG");
+        let (lon, lat) = {
+            let c = ajaccio.coordinates.as_ref().unwrap();
+            (c.lon.unwrap(), c.lat.unwrap())
+        };
+        assert!((8.7..8.8).contains(&lon) && (41.9..42.0).contains(&lat));
+        // Overseas: projected coordinates kept, no WGS84.
+        let guyane = establishment(&outcome, "970309043");
+        let c = guyane.coordinates.as_ref().unwrap();
+        assert_eq!(
+            (c.x, c.y, c.lon, c.lat),
+            (Some(352_000.0), Some(545_000.0), None, None)
+        );
+        assert_eq!(guyane.department_code(), "973");
+        // Entity with legal status.
+        let ccas = &outcome.dataset.entities[0];
+        assert_eq!(ccas.finess.as_str(), "010009017");
+        let status = ccas.legal_status.as_ref().unwrap();
+        assert_eq!(status.code, "17");
+        assert_eq!(
+            status.label.as_deref(),
+            Some("Centre Communal d'Action Sociale")
+        );
+        assert_eq!(ccas.siren.as_deref(), Some("269901001"));
+        assert_eq!(ccas.created.as_deref(), Some("1994-01-01"));
+        // Trailing `;` tolerated.
+        assert!(
+            outcome
+                .dataset
+                .entities
+                .iter()
+                .any(|e| e.finess.as_str() == "2B0009138")
+        );
+    }
+
+    #[test]
+    fn latin1_gives_identical_data() {
+        let (latin1, _, unmappable) = encoding_rs::WINDOWS_1252.encode(SMALL);
+        assert!(!unmappable);
+        assert_ne!(latin1.as_ref(), SMALL.as_bytes());
+        let utf8 = import(SMALL.as_bytes());
+        let win = import(&latin1);
+        assert_eq!(win.source.encoding, Some("windows-1252"));
+        assert_eq!(win.dataset, utf8.dataset);
+        assert_eq!(win.rejected, utf8.rejected);
+        assert_eq!(win.counts, utf8.counts);
+    }
+
+    #[test]
+    fn bom_and_crlf_and_gzip() {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(SMALL.replace('\n', "\r\n").as_bytes());
+        let crlf = import(&bytes);
+        let plain = import(SMALL.as_bytes());
+        assert_eq!(crlf.dataset, plain.dataset);
+        assert_eq!(crlf.rejected, plain.rejected);
+
+        // Blank lines (LF or CRLF) and a quoted field spanning two lines keep the line numbers right.
+        let mut spaced = String::new();
+        for (i, line) in SMALL.lines().enumerate() {
+            spaced.push_str(line);
+            spaced.push_str(if i % 2 == 0 { "\r\n\r\n" } else { "\n\n" });
+        }
+        let spaced = import(spaced.as_bytes());
+        let doubled: Vec<u64> = plain
+            .rejected
+            .iter()
+            .map(|r| 2 * r.line().unwrap_or(0) - 1)
+            .collect();
+        let lines: Vec<u64> = spaced.rejected.iter().filter_map(Rejected::line).collect();
+        assert_eq!(lines, doubled);
+        let multiline =
+            SMALL.replacen("\"BÂTIMENT A; ENTRÉE 2\"", "\"BÂTIMENT A;\r\nENTRÉE 2\"", 1);
+        let multiline = import(multiline.as_bytes());
+        let shifted: Vec<u64> = plain
+            .rejected
+            .iter()
+            .map(|r| r.line().unwrap_or(0) + 1)
+            .collect();
+        let lines: Vec<u64> = multiline
+            .rejected
+            .iter()
+            .filter_map(Rejected::line)
+            .collect();
+        assert_eq!(lines, shifted);
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(SMALL.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let unzipped = import(&gz);
+        assert!(unzipped.source.gzip);
+        assert_eq!(unzipped.dataset, plain.dataset);
+    }
+
+    #[test]
+    fn fatal_errors() {
+        assert!(matches!(
+            import_csv(&b""[..]),
+            Err(CsvImportError::MissingHeader)
+        ));
+        assert!(matches!(
+            import_csv(&b"\n\n"[..]),
+            Err(CsvImportError::MissingHeader)
+        ));
+        for bad in [
+            "structureej;010000016\n",
+            "finess;etalab;59\n",
+            "finess;etalab;x;2025-11-03\n",
+            "finess;etalab;59;03/11/2025\n",
+            "finess;etalab;59;2025-11-03;extra\n",
+        ] {
+            match import_csv(bad.as_bytes()) {
+                Err(CsvImportError::BadHeader { line: 1, found }) => {
+                    assert!(bad.starts_with(&found), "{found:?}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        // A reader giving one byte at a time still has its gzip detected.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match (self.0.split_first(), buf.first_mut()) {
+                    (Some((&b, rest)), Some(slot)) => {
+                        *slot = b;
+                        self.0 = rest;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(SMALL.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let trickled = import_csv(Trickle(&gz)).unwrap();
+        assert!(trickled.source.gzip);
+        assert_eq!(trickled.counts.establishments, 6);
+        assert!(matches!(
+            import_csv(Trickle(b"x")),
+            Err(CsvImportError::BadHeader { .. })
+        ));
+        let err = import_csv(&b"\x1f\x8b\x08garbage"[..]).unwrap_err();
+        assert!(matches!(err, CsvImportError::Io(_)), "{err:?}");
+        assert!(err.to_string().contains("reading"));
+    }
+
+    #[test]
+    fn header_only_and_odd_bytes_never_panic() {
+        let outcome = import(b"finess;etalab;1;2025-01-01;\n");
+        assert_eq!(outcome.dataset, Dataset::default());
+        assert!(outcome.rejected.is_empty());
+        // Random-ish garbage after a good header: everything rejected, nothing panics.
+        let mut bytes = b"finess;etalab;1;2025-01-01\n".to_vec();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let b = (state >> 56) as u8;
+            bytes.push(match b % 7 {
+                0 => b';',
+                1 => b'\n',
+                2 => b'"',
+                _ => b,
+            });
+        }
+        bytes.extend_from_slice(b"\nstructureet;;;\ngeolocalisation;010000024;;;;\n");
+        let outcome = import(&bytes);
+        assert!(outcome.dataset.is_empty());
+        assert!(!outcome.rejected.is_empty());
+    }
+
+    #[test]
+    fn corrupted_input_never_panics() {
+        let bytes = SMALL.as_bytes();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..400 {
+            let mut copy = bytes.to_vec();
+            for _ in 0..1 + next() % 6 {
+                let at = (next() % copy.len() as u64) as usize;
+                copy[at] = match next() % 6 {
+                    0 => b'"',
+                    1 => b';',
+                    2 => b'\n',
+                    3 => b'\r',
+                    4 => 0xe9,
+                    _ => (next() >> 56) as u8,
+                };
+            }
+            if let Ok(outcome) = import_csv(&copy[..]) {
+                // Every line is accounted for: kept or rejected.
+                assert!(outcome.counts.establishments + outcome.rejected.len() > 0);
+            }
+        }
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(postal_code_of("01220 DIVONNE LES BAINS"), Some("01220"));
+        assert_eq!(postal_code_of("01220"), Some("01220"));
+        assert_eq!(postal_code_of("0122 X"), None);
+        assert_eq!(postal_code_of("CEDEX"), None);
+        assert_eq!(postal_code_of("éé"), None);
+        for i in 0..8 {
+            let mut word = [b'a'; 8];
+            word[i] = b'\n';
+            assert!(has_byte(u64::from_le_bytes(word), b'\n'));
+            assert!(!has_byte(u64::from_le_bytes(word), b'\r'));
+        }
+        assert!(!has_byte(
+            u64::from_le_bytes(*b"\x8a\x0b\xff\x00\x09\x0c\x0e\x8d"),
+            b'\n'
+        ));
+        assert!(is_date(b"2025-11-03"));
+        assert!(!is_date(b"2025-11-3"));
+        assert_eq!(shorten(&"é".repeat(50)).chars().count(), 41);
+    }
+}

@@ -1,0 +1,1335 @@
+//! Reader of the current **FiNESS+ JSON** structures file (`finess-structures-journalier-YYYYMMDD.json.gz` and the
+//! monthly file on data.gouv.fr), streamed.
+//!
+//! Follows `spec/finess.md`, section "National files", item 1. Field names are those of the ANS JSON Schema and
+//! samples, repository `ansforge/finess`:
+//!
+//! - `flux/out/data.gouv/structure/schema/schema-structures-v1.json` (the contract, draft-07);
+//! - `flux/out/data.gouv/structure/examples/sample-finess-structures-journalier-20260309.json` (a real extract).
+//!
+//! The wire format, as far as this reader uses it:
+//!
+//! ```text
+//! { "schemaVersion": "v1.0.0", "generatedAt": "2026-03-09T15:49:37Z",
+//!   "gcc": [...], "gco": [...],                      -- groups: skipped
+//!   "pmej": [ {                                      -- one legal entity (EJ)
+//!       "informationsGeneralesPMEJ": { "numFinessPm", "denominationPm", "denominationLonguePmSmsse", "siren",
+//!           "codeApe", "dateCreation", "dateFermeture", "statutJuridique", "categorieentiteGeographiqueExercice" },
+//!       "adresse": [ { "numeroVoie", "typeVoie", "libelleVoie", "complementVoie", "complementPointGeographique",
+//!           "lieuDit", "cogCommune", "ligneAcheminement", "codePostal",
+//!           "coordonneesGeographique": { "coordonneeX", "coordonneeY", "directionLatitude",
+//!               "directionLongitude", "cleInInteropBAN", "scoreBAN" } } ],
+//!       "contact": [ { "typeContact": {...}, "telecom": { "telephone", "telecopie", "courriel" } } ],
+//!       "engagement": [...], "evenement": [...],     -- skipped
+//!       "ege": [ {                                   -- its sites (EG)
+//!           "informationsGeneralesEGE": { "numFinessEge", "nomEgeCourt", "nomEgeLong", "complementDenominationEg",
+//!               "dateOuverture", "datePremiereAutorisation", "dateFermeture", "siret" },
+//!           "categorieentiteGeographiqueExercice", "adresse": [...], "contact": [...],
+//!           "etatObjet", "dateDerniereMaj" } ],
+//!       "etatObjet": "A" | "I", "dateDerniereMaj": "2021-10-18 00:00:00" } ] }
+//! ```
+//!
+//! # Choices
+//!
+//! - **Streamed**: the document is never held whole. A [`DeserializeSeed`] walks the top-level object; `pmej` is
+//!   visited one element at a time (each element, with its sites, is deserialized, mapped to records and
+//!   dropped); `gcc`, `gco`, `engagement` and `evenement` are skipped without being built. The input is read
+//!   through a buffer; gzip is detected from its magic bytes and decompressed on the fly
+//!   ([`flate2::read::MultiGzDecoder`], which also reads multi-member files).
+//! - **Lenient values, strict structure**: a scalar where a string is expected is read as text (`numFinessEge:
+//!   10780195` becomes `"10780195"` and is then refused as a FINESS number); an element of `pmej` or `ege` that
+//!   is not an object, a missing `informationsGeneralesPMEJ`/`informationsGeneralesEGE`, a bad FINESS number or a
+//!   repeated one is **rejected with its JSON path** (`pmej[12].ege[2].informationsGeneralesEGE.numFinessEge`)
+//!   and why. The sites of a rejected legal entity are rejected too (they cannot be attached). Invalid JSON, a
+//!   top level that is not an object, or a missing `pmej` is fatal ([`JsonImportError`]).
+//! - Values are trimmed (the national file pads some names with spaces); empty values become `None`.
+//! - **Coordinates**: the projected `coordonneeX`/`coordonneeY` of the national file are swapped (known issue,
+//!   visible in the sample: `coordonneeX` 6589480.53 is a Lambert-93 northing). `directionLatitude` /
+//!   `directionLongitude` are preferred; for mainland France and Corsica, X/Y are swapped back when X > Y (a
+//!   Lambert-93 easting is always smaller than its northing) and used to compute WGS84 when latitude/longitude are
+//!   missing. Overseas, X/Y are kept as given.
+//! - Address: the first address of the list (the sample has one per object; `usageAdresse` is not interpreted).
+//!   Telephone and fax: the first contact that has one. The department is taken from `cogCommune`; the JSON has
+//!   no department or category labels: the category label comes from the shipped table ([`Category`]).
+//! - `etatObjet`: `A` is active, `I` inactive; absent or other values count as active unless a closing date is
+//!   given.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{self, BufReader, Read};
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::category::Category;
+use super::csv_import::{postal_code_of, sniff_gzip};
+use super::geo::lambert93_to_wgs84;
+use super::id::Finess;
+use super::model::{
+    Address, Coordinates, Counts, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
+    LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
+};
+
+/// Size of the read buffers.
+const BUFFER: usize = 256 * 1024;
+
+/// Why a FiNESS+ JSON file could not be read at all. Problems with single records are not errors: they are listed
+/// in [`ImportOutcome::rejected`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonImportError {
+    /// Reading the input failed (file, network, or a corrupt gzip stream).
+    #[error("reading the FiNESS+ JSON failed: {0}")]
+    Io(#[from] io::Error),
+    /// The input is not JSON, is cut short, or its top level is not an object (or `pmej` is not an array, or an
+    /// object of it repeats a key).
+    #[error("the FiNESS+ JSON is invalid at line {line}, column {column}: {message}")]
+    Json {
+        /// Line of the problem, from 1.
+        line: usize,
+        /// Column of the problem, from 1.
+        column: usize,
+        /// What the JSON parser says.
+        message: String,
+    },
+    /// The top-level object has no `pmej` array: not a FiNESS+ structures file.
+    #[error("the FiNESS+ JSON has no \"pmej\" array: not a structures file")]
+    MissingPmej,
+}
+
+impl From<serde_json::Error> for JsonImportError {
+    fn from(e: serde_json::Error) -> Self {
+        match e.classify() {
+            serde_json::error::Category::Io => JsonImportError::Io(e.into()),
+            _ => JsonImportError::Json {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Reads a FiNESS+ JSON structures file (plain or gzip-compressed) from `reader`, one legal entity at a time.
+///
+/// Pass a file or a byte slice (`&[u8]` is `Read`); no need to buffer it.
+pub fn import_json<R: Read>(reader: R) -> Result<ImportOutcome, JsonImportError> {
+    let (gzip, input) = sniff_gzip(reader)?;
+    if gzip {
+        let unzipped = flate2::read::MultiGzDecoder::new(input);
+        read_all(BufReader::with_capacity(BUFFER, unzipped), true)
+    } else {
+        read_all(BufReader::with_capacity(BUFFER, input), false)
+    }
+}
+
+/// Parses from a `BufReader` (serde_json reads byte by byte; `BufReader` makes that cheap).
+fn read_all<R: Read>(input: BufReader<R>, gzip: bool) -> Result<ImportOutcome, JsonImportError> {
+    let mut state = State::default();
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let header = Document { state: &mut state }.deserialize(&mut de)?;
+    de.end()?;
+    if !header.pmej {
+        return Err(JsonImportError::MissingPmej);
+    }
+    Ok(ImportOutcome {
+        counts: Counts {
+            establishments: state.dataset.establishments.len(),
+            entities: state.dataset.entities.len(),
+            geolocations: state.geolocations,
+        },
+        dataset: {
+            state.dataset.establishments.shrink_to_fit();
+            state.dataset.entities.shrink_to_fit();
+            state.dataset
+        },
+        rejected: state.rejected,
+        source: SourceInfo {
+            format: SourceFormat::FinessPlusJson,
+            version: header.version,
+            generated: header.generated,
+            encoding: None,
+            gzip,
+        },
+    })
+}
+
+/// Where a `pmej` element or one of its sites is, written as a JSON path only when a record is rejected.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    pmej: usize,
+    ege: Option<usize>,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pmej[{}]", self.pmej)?;
+        if let Some(j) = self.ege {
+            write!(f, ".ege[{j}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the importer builds while the document streams by.
+#[derive(Default)]
+struct State {
+    interner: Interner,
+    dataset: Dataset,
+    rejected: Vec<Rejected>,
+    entities: HashSet<Finess, FastHash>,
+    establishments: HashSet<Finess, FastHash>,
+    geolocations: usize,
+    /// Reused buffer for text built from several values.
+    scratch: String,
+}
+
+/// The top-level fields kept.
+struct Header {
+    version: Option<Box<str>>,
+    generated: Option<Box<str>>,
+    pmej: bool,
+}
+
+/// Seed for the whole document: a map whose `pmej` is streamed into the state.
+struct Document<'s> {
+    state: &'s mut State,
+}
+
+impl<'de> DeserializeSeed<'de> for Document<'_> {
+    type Value = Header;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Header, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Document<'_> {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a FiNESS+ structures object {schemaVersion, generatedAt, gcc, gco, pmej}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let mut header = Header {
+            version: None,
+            generated: None,
+            pmej: false,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "schemaVersion" => header.version = map.next_value::<Scalar>()?.boxed(),
+                "generatedAt" => header.generated = map.next_value::<Scalar>()?.boxed(),
+                "pmej" => {
+                    map.next_value_seed(PmejList {
+                        state: &mut *self.state,
+                    })?;
+                    header.pmej = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+/// Seed for the `pmej` array: each element is mapped as soon as it is read.
+struct PmejList<'s> {
+    state: &'s mut State,
+}
+
+impl<'de> DeserializeSeed<'de> for PmejList<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PmejList<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the pmej array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            match seq.next_element::<Loose<RawPmej>>() {
+                Ok(Some(element)) => self.state.pmej(index, element),
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(de::Error::custom(format_args!("pmej[{index}]: {e}"))),
+            }
+            index += 1;
+        }
+    }
+}
+
+/// Any JSON value read as optional text: strings as they are, numbers and booleans written out, `null`, arrays
+/// and objects as nothing.
+///
+/// Short values (codes, dates, postal codes: most of them) are kept inline, so reading them allocates nothing;
+/// the importer then shares them ([`Label`]) or copies them.
+#[derive(Debug, Default)]
+enum Scalar {
+    /// Absent, `null`, an array or an object.
+    #[default]
+    Absent,
+    /// At most [`SHORT`] bytes.
+    Short { len: u8, bytes: [u8; SHORT] },
+    /// Longer text.
+    Long(String),
+}
+
+/// Longest text a [`Scalar`] keeps inline.
+const SHORT: usize = 22;
+
+impl Scalar {
+    fn new(text: &str) -> Scalar {
+        let len = text.len();
+        if len <= SHORT {
+            let mut bytes = [0u8; SHORT];
+            bytes[..len].copy_from_slice(text.as_bytes());
+            Scalar::Short {
+                len: len as u8,
+                bytes,
+            }
+        } else {
+            Scalar::Long(text.to_owned())
+        }
+    }
+
+    fn raw(&self) -> Option<&str> {
+        match self {
+            Scalar::Absent => None,
+            // A whole `&str` was copied: always valid UTF-8.
+            Scalar::Short { len, bytes } => {
+                std::str::from_utf8(bytes.get(..usize::from(*len))?).ok()
+            }
+            Scalar::Long(text) => Some(text),
+        }
+    }
+
+    /// The trimmed text, `None` when blank.
+    fn text(&self) -> Option<&str> {
+        self.raw().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    fn boxed(self) -> Option<Box<str>> {
+        match self {
+            Scalar::Long(text) if text.trim().len() == text.len() => Some(text.into_boxed_str()),
+            other => other.text().map(Box::from),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::new(v))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(if v.len() <= SHORT {
+                    Scalar::new(&v)
+                } else {
+                    Scalar::Long(v)
+                })
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::new(&v.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::new(&v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::new(&v.to_string()))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::new(&v.to_string()))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Absent)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Absent)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Absent)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Absent)
+            }
+        }
+
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// An object read leniently: missing (or `null`), an object of the expected shape, or something else (named).
+#[derive(Debug, Default)]
+enum Loose<T> {
+    #[default]
+    Missing,
+    Ok(T),
+    Bad(&'static str),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loose<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LooseVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LooseVisitor<T> {
+            type Value = Loose<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Loose::Ok)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Bad("an array"))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Loose<T>, E> {
+                Ok(Loose::Bad("a string"))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Loose<T>, E> {
+                Ok(Loose::Bad("a number"))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Loose<T>, E> {
+                Ok(Loose::Bad("a number"))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose<T>, E> {
+                Ok(Loose::Bad("a number"))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose<T>, E> {
+                Ok(Loose::Bad("a boolean"))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Loose<T>, E> {
+                Ok(Loose::Missing)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Loose<T>, E> {
+                Ok(Loose::Missing)
+            }
+        }
+
+        deserializer.deserialize_any(LooseVisitor(PhantomData))
+    }
+}
+
+/// An array of objects read leniently (`null` or absent is empty; anything else than an array is noted).
+#[derive(Debug)]
+struct Many<T> {
+    items: Vec<Loose<T>>,
+    bad: Option<&'static str>,
+}
+
+impl<T> Default for Many<T> {
+    fn default() -> Self {
+        Many {
+            items: Vec::new(),
+            bad: None,
+        }
+    }
+}
+
+impl<T> Many<T> {
+    /// Something else than an array.
+    fn bad(found: &'static str) -> Self {
+        Many {
+            items: Vec::new(),
+            bad: Some(found),
+        }
+    }
+
+    /// The well-formed objects.
+    fn objects(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().filter_map(|item| match item {
+            Loose::Ok(t) => Some(t),
+            _ => None,
+        })
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Many<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ManyVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ManyVisitor<T> {
+            type Value = Many<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Many<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Loose<T>>()? {
+                    items.push(item);
+                }
+                Ok(Many { items, bad: None })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Many<T>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Many::bad("an object"))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Many<T>, E> {
+                Ok(Many::bad("a string"))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Many<T>, E> {
+                Ok(Many::bad("a number"))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Many<T>, E> {
+                Ok(Many::bad("a number"))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Many<T>, E> {
+                Ok(Many::bad("a number"))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Many<T>, E> {
+                Ok(Many::bad("a boolean"))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Many<T>, E> {
+                Ok(Many::default())
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Many<T>, E> {
+                Ok(Many::default())
+            }
+        }
+
+        deserializer.deserialize_any(ManyVisitor(PhantomData))
+    }
+}
+
+/// One `pmej` element (legal entity and its sites). Other keys are skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawPmej {
+    #[serde(rename = "informationsGeneralesPMEJ")]
+    info: Loose<RawPmejInfo>,
+    #[serde(rename = "adresse")]
+    addresses: Many<RawAddress>,
+    #[serde(rename = "contact")]
+    contacts: Many<RawContact>,
+    #[serde(rename = "ege")]
+    sites: Many<RawEge>,
+    #[serde(rename = "etatObjet")]
+    state: Scalar,
+    #[serde(rename = "dateDerniereMaj")]
+    updated: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawPmejInfo {
+    #[serde(rename = "numFinessPm")]
+    finess: Scalar,
+    #[serde(rename = "denominationPm")]
+    name: Scalar,
+    #[serde(rename = "denominationLonguePmSmsse")]
+    long_name: Scalar,
+    #[serde(rename = "siren")]
+    siren: Scalar,
+    #[serde(rename = "codeApe")]
+    ape: Scalar,
+    #[serde(rename = "dateCreation")]
+    created: Scalar,
+    #[serde(rename = "dateFermeture")]
+    closed: Scalar,
+    #[serde(rename = "statutJuridique")]
+    legal_status: Scalar,
+    #[serde(rename = "categorieentiteGeographiqueExercice")]
+    category: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawEge {
+    #[serde(rename = "informationsGeneralesEGE")]
+    info: Loose<RawEgeInfo>,
+    #[serde(rename = "categorieentiteGeographiqueExercice")]
+    category: Scalar,
+    #[serde(rename = "adresse")]
+    addresses: Many<RawAddress>,
+    #[serde(rename = "contact")]
+    contacts: Many<RawContact>,
+    #[serde(rename = "etatObjet")]
+    state: Scalar,
+    #[serde(rename = "dateDerniereMaj")]
+    updated: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawEgeInfo {
+    #[serde(rename = "numFinessEge")]
+    finess: Scalar,
+    #[serde(rename = "nomEgeCourt")]
+    name: Scalar,
+    #[serde(rename = "nomEgeLong")]
+    long_name: Scalar,
+    #[serde(rename = "complementDenominationEg")]
+    name_complement: Scalar,
+    #[serde(rename = "dateOuverture")]
+    opened: Scalar,
+    #[serde(rename = "datePremiereAutorisation")]
+    authorized: Scalar,
+    #[serde(rename = "dateFermeture")]
+    closed: Scalar,
+    #[serde(rename = "siret")]
+    siret: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawAddress {
+    #[serde(rename = "numeroVoie")]
+    number: Scalar,
+    #[serde(rename = "complementVoie")]
+    number_suffix: Scalar,
+    #[serde(rename = "typeVoie")]
+    street_type: Scalar,
+    #[serde(rename = "libelleVoie")]
+    street: Scalar,
+    #[serde(rename = "complementPointGeographique")]
+    complement: Scalar,
+    #[serde(rename = "lieuDit")]
+    locality: Scalar,
+    #[serde(rename = "cogCommune")]
+    commune: Scalar,
+    #[serde(rename = "ligneAcheminement")]
+    town: Scalar,
+    #[serde(rename = "codePostal")]
+    postal_code: Scalar,
+    #[serde(rename = "coordonneesGeographique")]
+    coordinates: Loose<RawCoordinates>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawCoordinates {
+    #[serde(rename = "coordonneeX")]
+    x: Scalar,
+    #[serde(rename = "coordonneeY")]
+    y: Scalar,
+    #[serde(rename = "directionLatitude")]
+    lat: Scalar,
+    #[serde(rename = "directionLongitude")]
+    lon: Scalar,
+    #[serde(rename = "cleInInteropBAN")]
+    ban_key: Scalar,
+    #[serde(rename = "scoreBAN")]
+    ban_score: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawContact {
+    telecom: Loose<RawTelecom>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawTelecom {
+    telephone: Scalar,
+    #[serde(rename = "telecopie")]
+    fax: Scalar,
+}
+
+impl State {
+    fn reject(&mut self, path: String, kind: RejectKind, reason: String) {
+        self.rejected.push(Rejected {
+            at: Location::Path(path),
+            kind,
+            reason,
+        });
+    }
+
+    fn label(&mut self, value: &Scalar) -> Option<Label> {
+        value.text().map(|text| self.interner.intern(text))
+    }
+
+    /// Maps one `pmej` element.
+    fn pmej(&mut self, index: usize, element: Loose<RawPmej>) {
+        let path = At {
+            pmej: index,
+            ege: None,
+        };
+        let raw = match element {
+            Loose::Ok(raw) => raw,
+            Loose::Missing => {
+                return self.reject(
+                    path.to_string(),
+                    RejectKind::NotAnObject,
+                    "null instead of a legal entity".into(),
+                );
+            }
+            Loose::Bad(found) => {
+                return self.reject(
+                    path.to_string(),
+                    RejectKind::NotAnObject,
+                    format!("{found} instead of a legal entity object"),
+                );
+            }
+        };
+        let entity = match self.entity(path, &raw) {
+            Ok(entity) => entity,
+            Err((at, kind, reason)) => {
+                self.reject(at, kind, reason);
+                for j in 0..raw.sites.items.len() {
+                    self.reject(
+                        format!("{path}.ege[{j}]"),
+                        RejectKind::OrphanEstablishment,
+                        format!("its legal entity {path} was rejected"),
+                    );
+                }
+                return;
+            }
+        };
+        if let Some(found) = raw.sites.bad {
+            self.reject(
+                format!("{path}.ege"),
+                RejectKind::NotAnObject,
+                format!("{found} instead of the array of sites"),
+            );
+        }
+        for (j, site) in raw.sites.items.iter().enumerate() {
+            let site_path = At {
+                pmej: index,
+                ege: Some(j),
+            };
+            match self.establishment(site_path, site, entity) {
+                Ok(establishment) => self.dataset.establishments.push(establishment),
+                Err((at, kind, reason)) => self.reject(at, kind, reason),
+            }
+        }
+    }
+
+    /// The legal entity of a `pmej` element, or why not (path, kind, reason). A repeated number is rejected but
+    /// returned, so that its sites are still read (they belong to the legal entity already kept).
+    fn entity(&mut self, path: At, raw: &RawPmej) -> Result<Finess, (String, RejectKind, String)> {
+        let info = match &raw.info {
+            Loose::Ok(info) => info,
+            Loose::Missing => {
+                return Err((
+                    format!("{path}.informationsGeneralesPMEJ"),
+                    RejectKind::NotAnObject,
+                    "missing".into(),
+                ));
+            }
+            Loose::Bad(found) => {
+                return Err((
+                    format!("{path}.informationsGeneralesPMEJ"),
+                    RejectKind::NotAnObject,
+                    format!("{found} instead of an object"),
+                ));
+            }
+        };
+        let finess = finess(&info.finess).map_err(|reason| {
+            (
+                format!("{path}.informationsGeneralesPMEJ.numFinessPm"),
+                RejectKind::BadFiness,
+                reason,
+            )
+        })?;
+        if !self.entities.insert(finess) {
+            self.reject(
+                format!("{path}.informationsGeneralesPMEJ.numFinessPm"),
+                RejectKind::Duplicate,
+                format!("legal entity {finess} already seen (first kept)"),
+            );
+            return Ok(finess);
+        }
+        let (address, coordinates) = self.address(&raw.addresses, &finess);
+        let _ = coordinates; // A legal entity's position is not kept.
+        let (phone, _) = self.telecom(&raw.contacts);
+        let category = self.label(&info.category);
+        let category_label = category
+            .as_deref()
+            .and_then(Category::lookup)
+            .map(|c| self.interner.intern(c.label));
+        let closed = self.label(&info.closed);
+        let entity = LegalEntity {
+            finess,
+            name: info
+                .name
+                .text()
+                .or(info.long_name.text())
+                .map(Box::from)
+                .unwrap_or_default(),
+            long_name: info.long_name.text().map(Box::from),
+            name_complement: None,
+            address,
+            phone,
+            legal_status: self
+                .label(&info.legal_status)
+                .map(|code| LegalStatus { code, label: None }),
+            category,
+            category_label,
+            siren: info.siren.text().map(Box::from),
+            ape: self.label(&info.ape),
+            created: self.label(&info.created),
+            updated: self.label(&raw.updated),
+            active: is_active(&raw.state, closed.is_some()),
+            closed,
+        };
+        self.dataset.entities.push(entity);
+        Ok(finess)
+    }
+
+    fn establishment(
+        &mut self,
+        path: At,
+        site: &Loose<RawEge>,
+        entity: Finess,
+    ) -> Result<Establishment, (String, RejectKind, String)> {
+        let raw = match site {
+            Loose::Ok(raw) => raw,
+            Loose::Missing => {
+                return Err((
+                    path.to_string(),
+                    RejectKind::NotAnObject,
+                    "null instead of a site".into(),
+                ));
+            }
+            Loose::Bad(found) => {
+                return Err((
+                    path.to_string(),
+                    RejectKind::NotAnObject,
+                    format!("{found} instead of a site object"),
+                ));
+            }
+        };
+        let info = match &raw.info {
+            Loose::Ok(info) => info,
+            Loose::Missing => {
+                return Err((
+                    format!("{path}.informationsGeneralesEGE"),
+                    RejectKind::NotAnObject,
+                    "missing".into(),
+                ));
+            }
+            Loose::Bad(found) => {
+                return Err((
+                    format!("{path}.informationsGeneralesEGE"),
+                    RejectKind::NotAnObject,
+                    format!("{found} instead of an object"),
+                ));
+            }
+        };
+        let number_path = || format!("{path}.informationsGeneralesEGE.numFinessEge");
+        let finess = finess(&info.finess)
+            .map_err(|reason| (number_path(), RejectKind::BadFiness, reason))?;
+        if !self.establishments.insert(finess) {
+            return Err((
+                number_path(),
+                RejectKind::Duplicate,
+                format!("establishment {finess} already seen (first kept)"),
+            ));
+        }
+        let (address, coordinates) = self.address(&raw.addresses, &finess);
+        if coordinates.is_some() {
+            self.geolocations += 1;
+        }
+        let (phone, fax) = self.telecom(&raw.contacts);
+        let category = self.label(&raw.category);
+        let category_label = category
+            .as_deref()
+            .and_then(Category::lookup)
+            .map(|c| self.interner.intern(c.label));
+        let closed = self.label(&info.closed);
+        Ok(Establishment {
+            finess,
+            entity,
+            name: info
+                .name
+                .text()
+                .or(info.long_name.text())
+                .map(Box::from)
+                .unwrap_or_default(),
+            long_name: info.long_name.text().map(Box::from),
+            name_complement: info.name_complement.text().map(Box::from),
+            category,
+            category_label,
+            aggregate_category: None,
+            aggregate_category_label: None,
+            address,
+            phone,
+            fax,
+            siret: info.siret.text().map(Box::from),
+            ape: None,
+            opened: self.label(&info.opened),
+            authorized: self.label(&info.authorized),
+            updated: self.label(&raw.updated),
+            active: is_active(&raw.state, closed.is_some()),
+            closed,
+            coordinates,
+        })
+    }
+
+    /// The first address, and its coordinates.
+    fn address(
+        &mut self,
+        addresses: &Many<RawAddress>,
+        finess: &Finess,
+    ) -> (Address, Option<Coordinates>) {
+        let Some(raw) = addresses.objects().next() else {
+            return (Address::default(), None);
+        };
+        let commune = raw.commune.text();
+        let department = commune.and_then(department_of_cog);
+        let code = raw
+            .postal_code
+            .text()
+            .or_else(|| raw.town.text().and_then(postal_code_of));
+        let postal_line = match (code, raw.town.text()) {
+            (Some(code), Some(town)) if !town.starts_with(code) => {
+                self.scratch.clear();
+                self.scratch.push_str(code);
+                self.scratch.push(' ');
+                self.scratch.push_str(town);
+                Some(self.interner.intern(&self.scratch))
+            }
+            (_, Some(town)) => Some(self.interner.intern(town)),
+            (Some(code), None) => Some(self.interner.intern(code)),
+            (None, None) => None,
+        };
+        let overseas = match department {
+            Some(dep) => dep.starts_with("97"),
+            None => matches!(&finess.as_str()[..2], "97" | "98"),
+        };
+        let coordinates = match &raw.coordinates {
+            Loose::Ok(c) => self.coordinates(c, overseas),
+            _ => None,
+        };
+        let address = Address {
+            number: self.label(&raw.number),
+            number_suffix: self.label(&raw.number_suffix),
+            street_type: self.label(&raw.street_type),
+            street: raw.street.text().map(Box::from),
+            complement: raw.complement.text().map(Box::from),
+            locality: raw.locality.text().map(Box::from),
+            postal_code: code.map(|c| self.interner.intern(c)),
+            postal_line,
+            commune: commune.map(|c| self.interner.intern(c)),
+            department: department.map(|d| self.interner.intern(d)),
+            department_label: None,
+        };
+        (address, coordinates)
+    }
+
+    fn coordinates(&mut self, raw: &RawCoordinates, overseas: bool) -> Option<Coordinates> {
+        let number = |s: &Scalar| {
+            s.text()
+                .and_then(|t| t.replace(',', ".").parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+        };
+        let (mut x, mut y) = (number(&raw.x), number(&raw.y));
+        if let (false, Some(a), Some(b)) = (overseas, x, y)
+            && a > b
+        {
+            (x, y) = (Some(b), Some(a));
+        }
+        let lat = number(&raw.lat).filter(|v| (-90.0..=90.0).contains(v));
+        let lon = number(&raw.lon).filter(|v| (-180.0..=180.0).contains(v));
+        let (lon, lat) = match (lon, lat, x, y) {
+            (Some(lon), Some(lat), _, _) => (Some(lon), Some(lat)),
+            (_, _, Some(x), Some(y)) if !overseas => match lambert93_to_wgs84(x, y) {
+                Some((lon, lat)) => (Some(lon), Some(lat)),
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        if x.is_none() && y.is_none() && lon.is_none() {
+            return None;
+        }
+        let geocoded = raw.ban_key.text().is_some() || raw.ban_score.text().is_some();
+        Some(Coordinates {
+            x,
+            y,
+            source: geocoded.then(|| self.interner.intern("BAN")),
+            lon,
+            lat,
+            updated: None,
+        })
+    }
+
+    /// The first telephone and the first fax of the contacts.
+    fn telecom(&mut self, contacts: &Many<RawContact>) -> (Option<Box<str>>, Option<Box<str>>) {
+        let mut phone = None;
+        let mut fax = None;
+        for contact in contacts.objects() {
+            if let Loose::Ok(telecom) = &contact.telecom {
+                phone = phone.or_else(|| telecom.telephone.text().map(Box::from));
+                fax = fax.or_else(|| telecom.fax.text().map(Box::from));
+            }
+        }
+        (phone, fax)
+    }
+}
+
+fn finess(value: &Scalar) -> Result<Finess, String> {
+    match value.text() {
+        None => Err("missing".into()),
+        Some(text) => Finess::parse(text).map_err(|e| {
+            let shown: String = text.chars().take(40).collect();
+            format!("{shown:?}: {e}")
+        }),
+    }
+}
+
+/// The department of a COG commune code: `01053` → `01`, `2A004` → `2A`, `97105` → `971`.
+fn department_of_cog(cog: &str) -> Option<&str> {
+    if cog.len() != 5 || !cog.is_ascii() {
+        return None;
+    }
+    if cog.starts_with("97") || cog.starts_with("98") {
+        cog.get(..3)
+    } else {
+        cog.get(..2)
+    }
+}
+
+/// `etatObjet` (`TRE_R386`): `A` active, `I` inactive; otherwise, active unless a closing date is given.
+fn is_active(state: &Scalar, has_closing_date: bool) -> bool {
+    match state.text() {
+        Some("A") => true,
+        Some("I") => false,
+        _ => !has_closing_date,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const SAMPLE: &str = include_str!("../../tests/data/finess/sample.json");
+
+    fn import(bytes: &[u8]) -> ImportOutcome {
+        import_json(bytes).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn paths(outcome: &ImportOutcome) -> Vec<(String, RejectKind)> {
+        outcome
+            .rejected
+            .iter()
+            .map(|r| (r.at.to_string(), r.kind))
+            .collect()
+    }
+
+    #[test]
+    fn sample_counts_and_rejections() {
+        let outcome = import(SAMPLE.as_bytes());
+        assert_eq!(
+            outcome.counts,
+            Counts {
+                establishments: 5,
+                entities: 4,
+                geolocations: 4
+            }
+        );
+        assert_eq!(
+            paths(&outcome),
+            vec![
+                (
+                    "pmej[1].ege[1].informationsGeneralesEGE.numFinessEge".to_owned(),
+                    RejectKind::BadFiness
+                ),
+                ("pmej[1].ege[2]".to_owned(), RejectKind::NotAnObject),
+                (
+                    "pmej[2].informationsGeneralesPMEJ.numFinessPm".to_owned(),
+                    RejectKind::BadFiness
+                ),
+                ("pmej[2].ege[0]".to_owned(), RejectKind::OrphanEstablishment),
+                ("pmej[3]".to_owned(), RejectKind::NotAnObject),
+                (
+                    "pmej[4].informationsGeneralesPMEJ".to_owned(),
+                    RejectKind::NotAnObject
+                ),
+                (
+                    "pmej[6].ege[0].informationsGeneralesEGE.numFinessEge".to_owned(),
+                    RejectKind::Duplicate
+                ),
+            ],
+            "{:#?}",
+            outcome.rejected
+        );
+        assert!(
+            outcome.rejected[0].reason.contains("key"),
+            "{}",
+            outcome.rejected[0].reason
+        );
+        assert!(outcome.rejected[1].reason.contains("a string"));
+        assert!(
+            outcome.rejected[2].reason.contains("length")
+                || outcome.rejected[2].reason.contains("9")
+        );
+        assert_eq!(outcome.source.version.as_deref(), Some("v1.0.0"));
+        assert_eq!(
+            outcome.source.generated.as_deref(),
+            Some("2026-03-09T15:49:37.615611300Z")
+        );
+        assert_eq!(outcome.source.format, SourceFormat::FinessPlusJson);
+    }
+
+    #[test]
+    fn sample_fields() {
+        let outcome = import(SAMPLE.as_bytes());
+        let data = &outcome.dataset;
+        let ej = &data.entities[0];
+        assert_eq!(ej.finess.as_str(), "010009017");
+        assert_eq!(&*ej.name, "CCAS DE DIVONNE");
+        assert_eq!(
+            ej.legal_status.as_ref().map(|s| s.code.as_str()),
+            Some("17")
+        );
+        assert_eq!(ej.siren.as_deref(), Some("269901001"));
+        assert_eq!(
+            ej.address.postal_line.as_deref(),
+            Some("01220 DIVONNE LES BAINS")
+        );
+        assert_eq!(ej.address.department.as_deref(), Some("01"));
+        assert_eq!(ej.phone.as_deref(), Some("0450990001"));
+        assert!(ej.active);
+
+        let et = data
+            .establishments
+            .iter()
+            .find(|e| e.finess.as_str() == "010009025")
+            .unwrap();
+        assert_eq!(et.entity, ej.finess);
+        // Padding trimmed.
+        assert_eq!(&*et.name, "EHPAD « LES GLYCINES »");
+        assert_eq!(
+            et.long_name.as_deref(),
+            Some("EHPAD \"Les Glycines\"; résidence de l'Étang")
+        );
+        assert_eq!(et.category.as_deref(), Some("500"));
+        assert_eq!(
+            et.category_label.as_deref(),
+            Some("Etablissement d'hébergement pour personnes âgées dépendantes")
+        );
+        assert_eq!(et.address.street_type.as_deref(), Some("R"));
+        assert_eq!(et.address.commune.as_deref(), Some("01143"));
+        assert_eq!(et.address.locality.as_deref(), Some("BP 12"));
+        assert_eq!(et.fax.as_deref(), Some("0450990002"));
+        assert_eq!(et.siret.as_deref(), Some("26990100100015"));
+        assert_eq!(et.opened.as_deref(), Some("1994-01-01"));
+        // Swapped X/Y put back, latitude/longitude from the file.
+        let c = et.coordinates.as_ref().unwrap();
+        assert_eq!((c.x, c.y), (Some(941_342.52), Some(6_589_480.53)));
+        assert_eq!((c.lon, c.lat), (Some(6.139_885), Some(46.362_063)));
+        assert_eq!(c.source.as_deref(), Some("BAN"));
+        assert!(et.active);
+
+        // No latitude/longitude: computed from the (swapped back) Lambert-93 X/Y.
+        let corsica = data
+            .establishments
+            .iter()
+            .find(|e| e.finess.as_str() == "2A0009031")
+            .unwrap();
+        assert_eq!(corsica.department_code(), "2A");
+        let c = corsica.coordinates.as_ref().unwrap();
+        assert_eq!((c.x, c.y), (Some(1_176_526.6), Some(6_108_263.0)));
+        let (lon, lat) = (c.lon.unwrap(), c.lat.unwrap());
+        assert!((8.7..8.8).contains(&lon) && (41.9..42.0).contains(&lat));
+        assert_eq!(c.source, None);
+
+        // Overseas: X/Y as given, latitude/longitude from the file.
+        let guyane = data
+            .establishments
+            .iter()
+            .find(|e| e.finess.as_str() == "970309043")
+            .unwrap();
+        let c = guyane.coordinates.as_ref().unwrap();
+        assert_eq!((c.x, c.y), (Some(352_000.0), Some(545_000.0)));
+        assert_eq!((c.lon, c.lat), (Some(-52.33), Some(4.93)));
+        assert_eq!(guyane.department_code(), "973");
+
+        // Closed site.
+        let closed = data
+            .establishments
+            .iter()
+            .find(|e| e.finess.as_str() == "130009053")
+            .unwrap();
+        assert!(!closed.active);
+        assert_eq!(closed.closed.as_deref(), Some("2020-10-27"));
+        assert_eq!(closed.coordinates, None);
+        // A number given as a JSON number is read as text (and here it is a valid one).
+        assert!(
+            data.establishments
+                .iter()
+                .any(|e| e.finess.as_str() == "690009071")
+        );
+    }
+
+    #[test]
+    fn gzip_gives_the_same() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(SAMPLE.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let zipped = import(&gz);
+        let plain = import(SAMPLE.as_bytes());
+        assert!(zipped.source.gzip && !plain.source.gzip);
+        assert_eq!(zipped.dataset, plain.dataset);
+        assert_eq!(zipped.rejected, plain.rejected);
+        // Two gzip members, as `cat a.gz b.gz` gives: read to the end (the second is only whitespace here).
+        let mut two = gz.clone();
+        let mut tail = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        tail.write_all(b"  \n").unwrap();
+        two.extend(tail.finish().unwrap());
+        assert_eq!(import(&two).dataset, plain.dataset);
+        // Cut short: an error, not a panic.
+        let err = import_json(&gz[..gz.len() / 2]).unwrap_err();
+        assert!(
+            matches!(err, JsonImportError::Io(_) | JsonImportError::Json { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn fatal_errors() {
+        assert!(matches!(
+            import_json(&b""[..]),
+            Err(JsonImportError::Json { .. })
+        ));
+        assert!(matches!(
+            import_json(&b"[]"[..]),
+            Err(JsonImportError::Json { .. })
+        ));
+        assert!(matches!(
+            import_json(&br#"{"schemaVersion":"v1.0.0","gcc":[]}"#[..]),
+            Err(JsonImportError::MissingPmej)
+        ));
+        assert!(matches!(
+            import_json(&br#"{"pmej":{}}"#[..]),
+            Err(JsonImportError::Json { .. })
+        ));
+        assert!(matches!(
+            import_json(&br#"{"pmej":[]} x"#[..]),
+            Err(JsonImportError::Json { .. })
+        ));
+        let err = import_json(&br#"{"pmej":[{"informationsGeneralesPMEJ":{"numFinessPm":"010009017","numFinessPm":"x"}}]}"#[..])
+            .unwrap_err();
+        assert!(err.to_string().contains("pmej[0]"), "{err}");
+        let err = import_json(&br#"{"pmej":[{},"#[..]).unwrap_err();
+        assert!(matches!(err, JsonImportError::Json { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn odd_but_valid_json_is_rejected_per_record() {
+        let outcome = import(
+            br#"{"pmej":[null, 1, true, [], {"informationsGeneralesPMEJ":[]},
+                {"informationsGeneralesPMEJ":{"numFinessPm":null}},
+                {"informationsGeneralesPMEJ":{"numFinessPm":"010009017"},"ege":{"x":1},"adresse":"rue",
+                 "contact":[1,{"telecom":"x"}],"etatObjet":{"a":[1,2]}},
+                {"informationsGeneralesPMEJ":{"numFinessPm":"010009017"},"ege":[{"informationsGeneralesEGE":{}}]}],
+               "gcc":[{"deep":[[[{"a":1}]]]}]}"#,
+        );
+        assert_eq!(outcome.counts.entities, 1);
+        assert_eq!(outcome.counts.establishments, 0);
+        let kinds: Vec<RejectKind> = outcome.rejected.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                RejectKind::NotAnObject,
+                RejectKind::NotAnObject,
+                RejectKind::NotAnObject,
+                RejectKind::NotAnObject,
+                RejectKind::NotAnObject,
+                RejectKind::BadFiness,
+                RejectKind::NotAnObject,
+                RejectKind::Duplicate,
+                RejectKind::BadFiness,
+            ],
+            "{:#?}",
+            outcome.rejected
+        );
+        assert_eq!(outcome.rejected[6].at.to_string(), "pmej[6].ege");
+        assert_eq!(
+            outcome.rejected[8].at.to_string(),
+            "pmej[7].ege[0].informationsGeneralesEGE.numFinessEge"
+        );
+    }
+
+    #[test]
+    fn corrupted_input_never_panics() {
+        let bytes = SAMPLE.as_bytes();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..400 {
+            let mut copy = bytes.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % copy.len() as u64) as usize;
+                copy[at] = match next() % 6 {
+                    0 => b'"',
+                    1 => b'{',
+                    2 => b']',
+                    3 => b'1',
+                    4 => 0xe9,
+                    _ => (next() >> 56) as u8,
+                };
+            }
+            let cut = (next() % copy.len() as u64) as usize;
+            let _ = import_json(&copy[..]);
+            let _ = import_json(&copy[..cut]);
+        }
+    }
+
+    #[test]
+    fn cog_departments() {
+        assert_eq!(department_of_cog("01053"), Some("01"));
+        assert_eq!(department_of_cog("2A004"), Some("2A"));
+        assert_eq!(department_of_cog("97105"), Some("971"));
+        assert_eq!(department_of_cog("9710"), None);
+        assert_eq!(department_of_cog("é1234"), None);
+    }
+}
