@@ -124,6 +124,7 @@ pub struct Daemon {
     sims: Option<SimHost>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    finess_task: JoinHandle<()>,
 }
 
 /// Options that do not come from the configuration file.
@@ -165,6 +166,7 @@ impl Daemon {
 
         let audit = crate::store::audit::AuditLog::start(store.clone());
         let state = Arc::new(Shared {
+            finess: Default::default(),
             persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
             insi,
             audit,
@@ -177,6 +179,7 @@ impl Daemon {
             request_timeout: Duration::from_secs(config.api.request_timeout_secs),
             body_limit: config.api.body_limit,
         });
+        let finess_task = tokio::spawn(api::finess::keep_loaded(state.clone()));
         let app = api::router(state.clone());
         let listener =
             TcpListener::bind(config.api.listen)
@@ -227,6 +230,7 @@ impl Daemon {
             sims,
             stop,
             server,
+            finess_task,
         })
     }
 
@@ -237,6 +241,7 @@ impl Daemon {
 
     /// Stops the API, then the simulators, then closes the store.
     pub async fn shutdown(self) {
+        self.finess_task.abort();
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
         if let Some(s) = self.sims {

@@ -218,6 +218,8 @@ async fn request_id_health_metrics_openapi() {
         ("/v1/persons/{id}", "patch"),
         ("/v1/persons/{id}/insi", "post"),
         ("/v1/persons/{id}/identity-document", "post"),
+        ("/v1/finess", "get"),
+        ("/v1/finess/{id}", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

@@ -10,12 +10,14 @@
 pub mod auth;
 pub mod context;
 pub mod error;
+pub mod finess;
 mod ins;
 pub mod json;
 pub mod metrics;
 mod routes;
 
 pub use error::ApiError;
+pub use finess::finess_json;
 pub use routes::ApiDoc;
 
 use crate::pki::CertInfo;
@@ -44,6 +46,8 @@ pub struct WatchedCert {
 pub struct Shared {
     /// The store.
     pub store: Store,
+    /// FINESS index.
+    pub finess: finess::FinessState,
     /// Persons and identity statuses.
     pub persons: crate::ins::person::Persons,
     /// INSi client (configured endpoint or the sandbox simulator).

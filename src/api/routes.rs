@@ -29,6 +29,7 @@ pub(super) fn v1() -> Router<AppState> {
         .route("/v1/sandbox", get(sandbox))
         .route("/v1/certs/inspect", post(inspect_cert))
         .merge(super::ins::routes())
+        .merge(super::finess::routes())
 }
 
 /// The OpenAPI document.
@@ -39,6 +40,7 @@ pub(super) fn v1() -> Router<AppState> {
         health, metrics, openapi, sandbox, inspect_cert,
         super::ins::search, super::ins::search_vitale, super::ins::create_person, super::ins::get_person,
         super::ins::patch_person, super::ins::person_insi, super::ins::identity_document,
+        super::finess::lookup, super::finess::search,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,

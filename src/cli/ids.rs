@@ -1,6 +1,5 @@
-//! `segur ins validate` and `segur finess validate`: offline identifier checks (exit 0 valid, 1 invalid).
+//! `segur ins validate` (offline key check, exit 0 valid / 1 invalid) and `segur ins search`.
 
-use crate::finess::Finess;
 use crate::ins::{Ins, InsOid};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -31,16 +30,6 @@ pub enum InsCmd {
         /// INSEE COG code of the birth commune.
         #[arg(long)]
         birth_place: Option<String>,
-    },
-}
-
-/// `segur finess …`
-#[derive(Debug, Subcommand)]
-pub enum FinessCmd {
-    /// Check a FINESS number (9 characters, Corsica `2A`/`2B`, Luhn key) or an idNat_Struct `1<FINESS>`.
-    Validate {
-        /// The number.
-        value: String,
     },
 }
 
@@ -134,33 +123,6 @@ pub fn ins(cmd: InsCmd) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("invalid INS ({}): {e}", e.code());
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
-}
-
-/// Runs `segur finess …`.
-pub fn finess(cmd: FinessCmd) -> ExitCode {
-    match cmd {
-        FinessCmd::Validate { value } => {
-            let parsed = if value.len() == 10 {
-                Finess::from_id_nat_struct(&value)
-            } else {
-                Finess::parse(&value)
-            };
-            match parsed {
-                Ok(f) => {
-                    out!(
-                        "valid FINESS: {f} (department {}, idNat_Struct {})",
-                        f.department(),
-                        f.to_id_nat_struct()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("invalid FINESS ({}): {e}", e.code());
                     ExitCode::FAILURE
                 }
             }

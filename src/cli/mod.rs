@@ -13,6 +13,7 @@ macro_rules! out {
 }
 
 mod certs;
+mod finess;
 mod ids;
 
 use crate::config::{Config, Loaded};
@@ -58,9 +59,9 @@ pub enum Command {
     /// INS: check an identifier.
     #[command(subcommand)]
     Ins(ids::InsCmd),
-    /// FINESS: check an identifier.
+    /// FINESS: check an identifier, import the national file, look structures up.
     #[command(subcommand)]
-    Finess(ids::FinessCmd),
+    Finess(finess::FinessCmd),
 }
 
 /// `segur config …`
@@ -155,7 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Certs(cmd) => return certs::run(cmd),
         Command::Ins(cmd) => return ids::ins_search(cmd, cli.config.as_deref()),
-        Command::Finess(cmd) => return Ok(ids::finess(cmd)),
+        Command::Finess(cmd) => return finess::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -20,6 +20,7 @@ pub mod geo;
 pub mod id;
 pub mod index;
 pub mod json_import;
+pub mod load;
 pub mod model;
 pub mod synth;
 // fhir: added by the Annuaire Santé work
