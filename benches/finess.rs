@@ -1,0 +1,208 @@
+//! FINESS benchmark (FINESS issue), on the synthetic national files of 100 000 establishments and 100 000 legal
+//! entities (`segur finess synth`): import into the index (parse + build), the same with persistence to the store,
+//! Python's `csv` module reading the same file into dicts (same run), lookup and name-search latencies, RSS.
+//!
+//! Run: `cargo bench --bench finess`.
+
+use segur_gateway::finess::index::{FinessIndex, SearchQuery};
+use std::time::{Duration, Instant};
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed());
+        out = Some(r);
+    }
+    (best, out.unwrap())
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("finess.csv");
+    let json_path = dir.path().join("finess.json");
+    segur_gateway::finess::synth::write_csv(
+        std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap()),
+        100_000,
+        100_000,
+        42,
+    )
+    .unwrap();
+    segur_gateway::finess::synth::write_json(
+        std::io::BufWriter::new(std::fs::File::create(&json_path).unwrap()),
+        100_000,
+        100_000,
+        42,
+    )
+    .unwrap();
+    let csv = std::fs::read(&csv_path).unwrap();
+    let json = std::fs::read(&json_path).unwrap();
+    println!(
+        "synthetic files: CSV {:.1} MB, JSON {:.1} MB",
+        csv.len() as f64 / 1e6,
+        json.len() as f64 / 1e6
+    );
+
+    let (t_csv, outcome) = best_of(3, || {
+        segur_gateway::finess::csv_import::import_csv(&csv[..]).unwrap()
+    });
+    let (t_build, index) = best_of(1, || FinessIndex::build(outcome.dataset.clone()));
+    println!(
+        "CSV parse {:.0} ms + index build {:.0} ms = {:.0} ms into the index ({} ET, {} EJ, {} rejected)",
+        t_csv.as_secs_f64() * 1e3,
+        t_build.as_secs_f64() * 1e3,
+        (t_csv + t_build).as_secs_f64() * 1e3,
+        outcome.counts.establishments,
+        outcome.counts.entities,
+        outcome.rejected.len()
+    );
+    let (t_json, jout) = best_of(2, || {
+        segur_gateway::finess::json_import::import_json(&json[..]).unwrap()
+    });
+    let (t_jbuild, _) = best_of(1, || FinessIndex::build(jout.dataset.clone()));
+    println!(
+        "JSON parse {:.0} ms + index build {:.0} ms",
+        t_json.as_secs_f64() * 1e3,
+        t_jbuild.as_secs_f64() * 1e3
+    );
+    drop(jout);
+
+    // Python baseline on the same CSV.
+    let py = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/finess_csv.py"
+        ))
+        .arg(&csv_path)
+        .output();
+    match py {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let secs: f64 = text
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
+            println!(
+                "Python csv module into dicts: {:.0} ms → Rust parse is {:.1}× faster, parse+index {:.1}×",
+                secs * 1e3,
+                secs / t_csv.as_secs_f64(),
+                secs / (t_csv + t_build).as_secs_f64()
+            );
+        }
+        other => println!("Python baseline not run: {other:?}"),
+    }
+
+    // With persistence to the store.
+    let store = segur_gateway::store::Store::open_sqlite(&dir.path().join("s.db"))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let files = vec![segur_gateway::finess::load::InputFile {
+        name: "finess.csv".into(),
+        bytes: csv.clone(),
+    }];
+    segur_gateway::finess::load::import(&store, files, None)
+        .await
+        .unwrap();
+    let t_store = t.elapsed();
+    let t = Instant::now();
+    let (_, reloaded) = segur_gateway::finess::load::load_index(&store)
+        .await
+        .unwrap()
+        .unwrap();
+    println!(
+        "import with persistence (parse + gzip + SQLite commit): {:.0} ms; daemon start-up reload (read + parse + build): {:.0} ms",
+        t_store.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    drop(reloaded);
+    drop(csv);
+    drop(json);
+    drop(outcome);
+
+    // Lookups.
+    let ids: Vec<_> = index
+        .dataset()
+        .establishments
+        .iter()
+        .map(|e| e.finess)
+        .chain(index.dataset().entities.iter().map(|e| e.finess))
+        .collect();
+    let mut lat = Vec::with_capacity(ids.len());
+    let mut found = 0usize;
+    for id in ids.iter().step_by(2) {
+        let t = Instant::now();
+        found += usize::from(std::hint::black_box(index.get(id)).is_some());
+        lat.push(t.elapsed());
+    }
+    println!(
+        "lookup by FINESS over {} ids: p50 {:.2} µs, p99 {:.2} µs (found {found})",
+        lat.len(),
+        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+        pct(&mut lat, 0.99).as_secs_f64() * 1e6
+    );
+
+    // Name searches: prefixes of real words of the names, one and two words, some with filters.
+    let names: Vec<String> = index
+        .dataset()
+        .establishments
+        .iter()
+        .step_by(37)
+        .map(|e| e.name.to_string())
+        .collect();
+    let mut queries = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let words: Vec<&str> = n
+            .split_whitespace()
+            .filter(|w| w.chars().count() > 2)
+            .collect();
+        if let Some(w) = words.last() {
+            let p: String = w.chars().take(3 + i % 3).collect();
+            queries.push(if i % 2 == 0 || words.len() < 2 {
+                p
+            } else {
+                format!("{} {p}", words[0])
+            });
+        }
+    }
+    let mut lat = Vec::with_capacity(queries.len());
+    let mut hits = 0usize;
+    for (i, q) in queries.iter().enumerate() {
+        let mut query = SearchQuery::new(q).limit(20);
+        if i % 5 == 0 {
+            query = query.department("75");
+        }
+        let t = Instant::now();
+        hits += std::hint::black_box(index.search(&query)).len();
+        lat.push(t.elapsed());
+    }
+    println!(
+        "name search over {} queries: p50 {:.1} µs, p99 {:.1} µs ({hits} hits)",
+        lat.len(),
+        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+        pct(&mut lat, 0.99).as_secs_f64() * 1e6
+    );
+    println!(
+        "RSS with the index loaded (files dropped): {:.0} MB",
+        rss_mb()
+    );
+}
