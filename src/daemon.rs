@@ -247,6 +247,7 @@ impl Daemon {
         if let Some(s) = self.sims {
             s.stop().await;
         }
+        self.state.audit.flush().await;
         self.state.store.close().await;
     }
 }

@@ -157,6 +157,7 @@ async fn cnam_test_identities_through_the_daemon() {
     assert_eq!(s, 422, "{b}");
 
     // Every search is in the audit log, INS masked.
+    d.state.audit.flush().await;
     let tail = d.state.store.audit_tail(50).await.unwrap();
     let searches: Vec<_> = tail.iter().filter(|r| r.action == "insi.search").collect();
     assert!(searches.len() >= 8, "{}", searches.len());

@@ -142,10 +142,25 @@ impl Store {
 
 type Ack = tokio::sync::oneshot::Sender<Result<i64, String>>;
 
+/// What the writer receives: an entry to commit, or a request to report once everything before it is committed.
+enum Msg {
+    Entry(AuditEntry, Option<Ack>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// Handle on the group-committing audit writer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    tx: tokio::sync::mpsc::Sender<(AuditEntry, Ack)>,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Entry(..) => "Entry",
+            Msg::Flush(..) => "Flush",
+        })
+    }
 }
 
 /// Most entries committed in one transaction.
@@ -154,7 +169,7 @@ const BATCH: usize = 256;
 impl AuditLog {
     /// Starts the writer task on `store`. It ends when every handle is dropped.
     pub fn start(store: Store) -> AuditLog {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(AuditEntry, Ack)>(4096);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4096);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -164,19 +179,40 @@ impl AuditLog {
                         Err(_) => break,
                     }
                 }
-                let (entries, acks): (Vec<AuditEntry>, Vec<Ack>) = batch.into_iter().unzip();
-                match store.audit_batch(&entries).await {
+                let mut entries = Vec::new();
+                let mut acks = Vec::new();
+                let mut flushes = Vec::new();
+                for m in batch {
+                    match m {
+                        Msg::Entry(e, ack) => {
+                            entries.push(e);
+                            acks.push(ack);
+                        }
+                        Msg::Flush(done) => flushes.push(done),
+                    }
+                }
+                let result = if entries.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.audit_batch(&entries).await
+                };
+                match result {
                     Ok(ids) => {
                         for (ack, id) in acks.into_iter().zip(ids) {
-                            let _ = ack.send(Ok(id));
+                            if let Some(ack) = ack {
+                                let _ = ack.send(Ok(id));
+                            }
                         }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, entries = entries.len(), "audit write failed");
-                        for ack in acks {
+                        for ack in acks.into_iter().flatten() {
                             let _ = ack.send(Err(e.to_string()));
                         }
                     }
+                }
+                for done in flushes {
+                    let _ = done.send(());
                 }
             }
         });
@@ -188,9 +224,16 @@ impl AuditLog {
     /// milliseconds; a crash in that window can lose it, which is why state changes use [`AuditLog::append`].
     /// When the queue is full this waits for room rather than dropping the entry.
     pub async fn record(&self, entry: AuditEntry) {
-        let (ack, _done) = tokio::sync::oneshot::channel();
-        if self.tx.send((entry, ack)).await.is_err() {
+        if self.tx.send(Msg::Entry(entry, None)).await.is_err() {
             tracing::error!("audit writer stopped: entry lost");
+        }
+    }
+
+    /// Waits until every entry queued before this call is committed (shutdown, tests).
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
         }
     }
 
@@ -201,7 +244,10 @@ impl AuditLog {
             path: "audit".into(),
             reason: "the audit writer has stopped".into(),
         };
-        self.tx.send((entry, ack)).await.map_err(|_| closed())?;
+        self.tx
+            .send(Msg::Entry(entry, Some(ack)))
+            .await
+            .map_err(|_| closed())?;
         match done.await {
             Ok(Ok(id)) => Ok(id),
             Ok(Err(reason)) => Err(StoreError::Open {
@@ -275,5 +321,21 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 200, "every append got its own id");
         assert_eq!(s.audit_tail(1000).await.unwrap().len(), 200);
+
+        for i in 0..50 {
+            log.record(AuditEntry {
+                actor: format!("r{i}"),
+                action: "lookup".into(),
+                outcome: "ok".into(),
+                ..Default::default()
+            })
+            .await;
+        }
+        log.flush().await;
+        assert_eq!(
+            s.audit_tail(1000).await.unwrap().len(),
+            250,
+            "flush waits for recorded entries"
+        );
     }
 }
