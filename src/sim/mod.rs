@@ -14,6 +14,7 @@
 //! The other protocol simulators (DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
 
 pub mod faults;
+pub mod fhir;
 mod host;
 pub mod insi;
 pub mod tls_check;
