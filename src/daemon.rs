@@ -304,47 +304,57 @@ pub fn insi_client(
     )))
 }
 
-/// The installation's UUID, created once in the data directory.
-fn instance_id(db_path: &Path) -> String {
-    let path = db_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("instance-id");
+/// A value kept in a file of the data directory: read when present and `valid`, otherwise made by `make`,
+/// written (mode 0600 when `private`) and returned. A write failure is logged; the value is still used.
+fn kept_in_data_dir(
+    db_path: &Path,
+    name: &str,
+    valid: impl Fn(&str) -> bool,
+    make: impl FnOnce() -> String,
+    private: bool,
+) -> String {
+    let dir = db_path.parent().unwrap_or(Path::new("."));
+    let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
-        let id = text.trim();
-        if uuid::Uuid::parse_str(id).is_ok() {
-            return id.to_string();
+        let value = text.trim();
+        if valid(value) {
+            return value.to_string();
         }
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    let value = make();
+    let _ = std::fs::create_dir_all(dir);
+    let bytes = format!("{value}\n");
+    let written = if private {
+        crate::pki::generate::write_private(&path, bytes.as_bytes())
+    } else {
+        crate::pki::generate::write_public(&path, bytes.as_bytes())
+    };
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save {name}");
     }
-    if let Err(e) = std::fs::write(&path, format!("{id}\n")) {
-        tracing::warn!(path = %path.display(), error = %e, "cannot save the installation id");
-    }
-    id
+    value
+}
+
+/// The installation's UUID, created once in the data directory.
+fn instance_id(db_path: &Path) -> String {
+    kept_in_data_dir(
+        db_path,
+        "instance-id",
+        |v| uuid::Uuid::parse_str(v).is_ok(),
+        || uuid::Uuid::new_v4().to_string(),
+        false,
+    )
 }
 
 /// The sandbox key: reused from `<data dir>/sandbox-api-key` (mode 0600) so scripts can read it, created otherwise.
 fn sandbox_api_key(db_path: &Path) -> Secret {
-    let path = db_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("sandbox-api-key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let k = text.trim();
-        if k.starts_with("sgw_") {
-            return Secret::new(k);
-        }
-    }
-    let key = crate::store::apikeys::generate_key();
-    if let Err(e) =
-        crate::pki::generate::write_private(&path, format!("{}\n", key.expose()).as_bytes())
-    {
-        tracing::warn!(path = %path.display(), error = %e, "cannot save the sandbox API key");
-    }
-    key
+    Secret::new(kept_in_data_dir(
+        db_path,
+        "sandbox-api-key",
+        |v| v.starts_with("sgw_"),
+        || crate::store::apikeys::generate_key().expose().to_string(),
+        true,
+    ))
 }
 
 fn log_expiry(certs: &[WatchedCert], config: &Config) {

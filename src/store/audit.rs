@@ -88,20 +88,10 @@ impl Store {
 
     /// Appends a record.
     pub async fn audit(&self, e: &AuditEntry) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO audit (at, actor, action, subject, outcome, correlation_id, details) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(now_text())
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.subject)
-        .bind(&e.outcome)
-        .bind(&e.correlation_id)
-        .bind(e.details.as_ref().map(|d| d.to_string()))
-        .fetch_one(self.sqlite())
-        .await?;
-        Ok(id)
+        let ids = self.audit_batch(std::slice::from_ref(e)).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("audit insert returned no id".into()))
     }
 
     /// The last `limit` records, newest first.

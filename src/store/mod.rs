@@ -116,19 +116,9 @@ pub(crate) fn now_text() -> String {
     timestamp(time::OffsetDateTime::now_utc())
 }
 
-/// A time as stored.
+/// A time as stored: the same `YYYY-MM-DDTHH:MM:SS.mmmZ` UTC form as INSi's `Temps`.
 pub(crate) fn timestamp(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    crate::ins::soap::format_temps(t)
 }
 
 #[cfg(test)]
