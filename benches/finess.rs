@@ -34,8 +34,86 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, out.unwrap())
 }
 
+/// Child mode (`SEGUR_BENCH_INDEX_RSS=<csv>`): imports the file into an index, keeps only the index (what the
+/// daemon keeps), and prints its RSS in MB. Run in a fresh process so the parent's other data does not count.
+fn index_rss_child(path: &str) {
+    let index = {
+        let bytes = std::fs::read(path).unwrap();
+        let outcome = segur_gateway::finess::csv_import::import_csv(&bytes[..]).unwrap();
+        FinessIndex::build(outcome.dataset)
+    };
+    std::hint::black_box(&index);
+    println!("{:.1} {}", rss_mb(), index.len());
+}
+
+/// RSS (MB) of a fresh process holding the index of `csv_path`, and its structure count.
+fn index_rss(csv_path: &std::path::Path) -> Option<(f64, usize)> {
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .env("SEGUR_BENCH_INDEX_RSS", csv_path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+}
+
+/// Starts the release daemon on the store `db`, waits until `GET /v1/finess/{id}` answers, reads its RSS (MB);
+/// also returns how long the index took to answer.
+async fn daemon_rss(db: &std::path::Path, id: &str) -> Option<(f64, Duration)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segur"))
+        .arg("serve")
+        .env_remove("SEGUR_CONFIG")
+        .env("SEGUR_API__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SEGUR_STORE__PATH", db)
+        .env("SEGUR_SANDBOX__PORTS__TLS_CHECK", "0")
+        .env("SEGUR_SANDBOX__PORTS__INSI", "0")
+        .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
+        .env("SEGUR_API_KEY", "sgw_bench")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    segur_gateway::pki::tls::install_default_provider();
+    let http = reqwest::Client::builder().no_proxy().build().ok()?;
+    let start = Instant::now();
+    let mut result = None;
+    while start.elapsed() < Duration::from_secs(30) {
+        let ok = http
+            .get(format!("http://127.0.0.1:{port}/v1/finess/{id}"))
+            .bearer_auth("sgw_bench")
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            let waited = start.elapsed();
+            let status =
+                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            result = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map(|kb| (kb / 1024.0, waited));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
 #[tokio::main]
 async fn main() {
+    if let Ok(path) = std::env::var("SEGUR_BENCH_INDEX_RSS") {
+        index_rss_child(&path);
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("finess.csv");
     let json_path = dir.path().join("finess.json");
@@ -111,7 +189,15 @@ async fn main() {
         other => println!("Python baseline not run: {other:?}"),
     }
 
+    match index_rss(&csv_path) {
+        Some((mb, n)) => println!(
+            "RSS of a process holding only the index ({n} structures, as the daemon does): {mb:.0} MB"
+        ),
+        None => println!("index RSS child failed"),
+    }
+
     // With persistence to the store.
+    let first_id = outcome.dataset.establishments[0].finess.to_string();
     let store = segur_gateway::store::Store::open_sqlite(&dir.path().join("s.db"))
         .await
         .unwrap();
@@ -135,6 +221,14 @@ async fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
     drop(reloaded);
+    store.close().await;
+    match daemon_rss(&dir.path().join("s.db"), &first_id).await {
+        Some((mb, wait)) => println!(
+            "RSS of `segur serve` (sandbox, release) once its index answers ({:.0} ms after start): {mb:.0} MB",
+            wait.as_secs_f64() * 1e3
+        ),
+        None => println!("daemon RSS not measured (daemon did not load the index)"),
+    }
     drop(csv);
     drop(json);
     drop(outcome);
@@ -202,7 +296,7 @@ async fn main() {
         pct(&mut lat, 0.99).as_secs_f64() * 1e6
     );
     println!(
-        "RSS with the index loaded (files dropped): {:.0} MB",
+        "RSS of this benchmark process (index + everything above, not returned to the OS): {:.0} MB",
         rss_mb()
     );
 }

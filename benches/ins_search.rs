@@ -65,6 +65,7 @@ async fn main() {
         .env("SEGUR_STORE__PATH", dir.path().join("segur.db"))
         .env("SEGUR_SANDBOX__PORTS__TLS_CHECK", "0")
         .env("SEGUR_SANDBOX__PORTS__INSI", "0")
+        .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
         .env("SEGUR_API_KEY", KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

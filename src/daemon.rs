@@ -145,13 +145,20 @@ impl Daemon {
         log_expiry(&watched, config);
 
         let store = Store::open_sqlite(&config.store.path).await?;
+        let finess = Arc::new(api::finess::FinessState::default());
         let sims = if sandbox {
-            Some(SimHost::start(&config.sandbox).await?)
+            let index = finess.clone();
+            let context = crate::sim::SimContext {
+                finess: Arc::new(move || index.get()),
+                annuaire_key: Some(annuaire_key(config)),
+            };
+            Some(SimHost::start(&config.sandbox, context).await?)
         } else {
             None
         };
 
         let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
+        let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
 
         let mut keys = api::auth::Keys::default();
         if let Some(k) = &opts.env_api_key {
@@ -166,7 +173,8 @@ impl Daemon {
 
         let audit = crate::store::audit::AuditLog::start(store.clone());
         let state = Arc::new(Shared {
-            finess: Default::default(),
+            finess,
+            annuaire,
             persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
             insi,
             audit,
@@ -302,6 +310,52 @@ pub fn insi_client(
         Arc::new(transport),
         lps,
     )))
+}
+
+/// The key the sandbox FHIR simulator asks for: the configured one, so the same client configuration works
+/// against both, or a fixed sandbox key.
+fn annuaire_key(config: &Config) -> String {
+    config.finess.api_key.as_ref().map_or_else(
+        || SANDBOX_ANNUAIRE_KEY.to_string(),
+        |k| k.expose().to_string(),
+    )
+}
+
+/// `ESANTE-API-KEY` of the sandbox FHIR simulator when none is configured.
+pub const SANDBOX_ANNUAIRE_KEY: &str = "sandbox-annuaire-key";
+
+/// The Annuaire Santé client: `finess.fhir_base_url` (system trust roots: the API has a public web certificate),
+/// or the sandbox FHIR simulator (test roots); `None` when neither.
+pub fn annuaire_client(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+) -> Result<Option<segur_annuaire::AnnuaireClient>, DaemonError> {
+    let timeout = Duration::from_secs(config.finess.timeout_secs);
+    let invalid = |e: segur_annuaire::AnnuaireError| {
+        DaemonError::Config(crate::config::ConfigError::Invalid {
+            key: "finess.fhir_base_url".into(),
+            message: e.to_string(),
+        })
+    };
+    if let Some(url) = &config.finess.fhir_base_url {
+        let key = config
+            .finess
+            .api_key
+            .as_ref()
+            .map(|k| k.expose().to_string());
+        return crate::finess::online::client(url, key, None, timeout)
+            .map(Some)
+            .map_err(invalid);
+    }
+    let Some(sim) = sims.and_then(|s| s.url("fhir")) else {
+        return Ok(None);
+    };
+    let url = format!("{sim}{}/", crate::sim::FHIR_MOUNT.trim_start_matches('/'));
+    let trust = crate::pki::tls::client_config(&certs.roots, None)?;
+    crate::finess::online::client(&url, Some(annuaire_key(config)), Some(trust), timeout)
+        .map(Some)
+        .map_err(invalid)
 }
 
 /// A value kept in a file of the data directory: read when present and `valid`, otherwise made by `make`,

@@ -385,9 +385,10 @@ async fn a_certificate_without_the_insi_cn_is_refused_on_both_sides() {
     assert!(err.contains("INSI-AUTO or INSI-MANU"), "{err}");
 
     // The simulator's side, like the real service: DESIR_560 fault for a client that skips the check.
-    let host = segur_gateway::sim::SimHost::start(&sandbox_config(dir.path()).sandbox)
-        .await
-        .unwrap();
+    let host =
+        segur_gateway::sim::SimHost::start(&sandbox_config(dir.path()).sandbox, Default::default())
+            .await
+            .unwrap();
     let url = host.url("insi").unwrap().to_string();
     let tls = segur_gateway::pki::tls::client_config(testpki::roots(), Some(testpki::auth_cli()))
         .unwrap();

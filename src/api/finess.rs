@@ -1,4 +1,5 @@
-//! FINESS routes: look a structure up by number, search by name with filters.
+//! FINESS routes: look a structure up by number, search by name with filters; from the imported national file,
+//! or online from the Annuaire Santé when asked (`source=online|auto`, see [`crate::finess::online`]).
 //!
 //! The index is built from the stored national files at start-up (in the background: until it is ready the
 //! routes answer 503 `finess.loading`) and rebuilt when another process imports a new generation (checked every
@@ -6,9 +7,11 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use crate::finess::index::{FinessIndex, SearchQuery, Structure, StructureKind};
+use crate::finess::online::{self, Source};
 use crate::finess::{Category, Finess};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -28,7 +31,8 @@ pub struct FinessState {
 }
 
 impl FinessState {
-    fn get(&self) -> Option<Arc<(i64, FinessIndex)>> {
+    /// The current index and its generation, `None` while none is loaded.
+    pub fn get(&self) -> Option<Arc<(i64, FinessIndex)>> {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
@@ -163,14 +167,25 @@ pub fn finess_json(index: &FinessIndex, s: Structure<'_>) -> Value {
     v
 }
 
+/// Where to look.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LookupParams {
+    /// `local` (the imported national file, default), `online` (the Annuaire Santé API) or `auto` (the file,
+    /// then the Annuaire when the file has no answer).
+    #[param(value_type = Option<String>)]
+    pub source: Option<Source>,
+}
+
 /// A structure (EJ or ET) by FINESS number or `1<FINESS>`.
-#[utoipa::path(get, path = "/v1/finess/{id}", tag = "finess", security(("api_key" = [])), params(("id" = String, Path)), responses(
-    (status = 200, description = "`{finess, kind: EJ|ET, name, category, address, entity?, establishments?, eligible_segur_ms}`"),
-    (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 503, body = ApiError)
+#[utoipa::path(get, path = "/v1/finess/{id}", tag = "finess", security(("api_key" = [])), params(("id" = String, Path), LookupParams), responses(
+    (status = 200, description = "`{finess, kind: EJ|ET, name, category, address, entity?, establishments?, eligible_segur_ms}`; online answers add `source: annuaire`"),
+    (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 502, body = ApiError), (status = 503, body = ApiError)
 ))]
 pub(super) async fn lookup(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<LookupParams>,
 ) -> Result<Json<Value>, ApiError> {
     let parsed = if id.len() == 10 {
         Finess::from_id_nat_struct(&id)
@@ -185,16 +200,54 @@ pub(super) async fn lookup(
         )
         .with_details(json!({"rule": e.code()}))
     })?;
-    let current = index(&state)?;
-    let index = &current.1;
-    let s = index.get(&finess).ok_or_else(|| {
+    let not_found = |where_: &str| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "finess.not_found",
-            format!("{finess} is not in the imported FINESS data"),
+            format!("{finess} is not in {where_}"),
         )
-    })?;
-    Ok(Json(finess_json(index, s)))
+    };
+    let source = p.source.unwrap_or_default();
+    if source != Source::Online {
+        let local = match index(&state) {
+            Ok(current) => current.1.get(&finess).map(|s| finess_json(&current.1, s)),
+            Err(e) if source == Source::Local => return Err(e),
+            Err(_) => None,
+        };
+        match (local, source) {
+            (Some(v), _) => return Ok(Json(v)),
+            (None, Source::Local) => return Err(not_found("the imported FINESS data")),
+            _ => {}
+        }
+    }
+    let client = annuaire(&state)?;
+    online::lookup(client, &finess)
+        .await
+        .map_err(annuaire_error)?
+        .map(Json)
+        .ok_or_else(|| not_found("the Annuaire Santé"))
+}
+
+fn annuaire(state: &AppState) -> Result<&segur_annuaire::AnnuaireClient, ApiError> {
+    state.annuaire.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "finess.online_not_configured",
+            "online lookups need the Annuaire Santé API: set finess.fhir_base_url and finess.api_key",
+        )
+    })
+}
+
+/// Annuaire failures: 503 when trying again may work, 502 otherwise (a refused key is a configuration problem).
+fn annuaire_error(e: segur_annuaire::AnnuaireError) -> ApiError {
+    use segur_annuaire::AnnuaireError as E;
+    let (status, code) = match &e {
+        _ if e.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "annuaire.unavailable"),
+        E::Unauthorized { .. } => (StatusCode::BAD_GATEWAY, "annuaire.unauthorized"),
+        _ => (StatusCode::BAD_GATEWAY, "annuaire.error"),
+    };
+    tracing::warn!(error = %e, code, "Annuaire Santé request failed");
+    ApiError::new(status, code, e.to_string())
 }
 
 /// Search parameters.
@@ -211,6 +264,10 @@ pub struct SearchParams {
     pub kind: Option<String>,
     /// Most results (default 20, at most 200).
     pub limit: Option<usize>,
+    /// `local` (default), `online` (the Annuaire Santé API, by name and category; the department is read from the
+    /// postal code) or `auto` (the file when one is imported, else the Annuaire).
+    #[param(value_type = Option<String>)]
+    pub source: Option<Source>,
 }
 
 /// Ranked structures matching a name, with filters.
@@ -219,12 +276,36 @@ pub struct SearchParams {
 ))]
 pub(super) async fn search(
     State(state): State<AppState>,
-    Query(p): Query<SearchParams>,
+    ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let current = index(&state)?;
-    let index = &current.1;
+    let limit = p.limit.unwrap_or(20).min(200);
     let text = p.q.unwrap_or_default();
-    let mut q = SearchQuery::new(&text).limit(p.limit.unwrap_or(20).min(200));
+    let current = match (p.source.unwrap_or_default(), index(&state)) {
+        (Source::Local, loaded) => loaded?,
+        (Source::Auto, Ok(current)) => current,
+        (Source::Online | Source::Auto, _) => {
+            if p.kind.is_some() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "finess.invalid_kind",
+                    "kind is not a filter of online searches; use category",
+                ));
+            }
+            let client = annuaire(&state)?;
+            let results = online::search(
+                client,
+                &text,
+                p.category.as_deref(),
+                p.department.as_deref(),
+                limit,
+            )
+            .await
+            .map_err(annuaire_error)?;
+            return Ok(Json(json!({ "results": results, "source": "annuaire" })));
+        }
+    };
+    let index = &current.1;
+    let mut q = SearchQuery::new(&text).limit(limit);
     if let Some(d) = &p.department {
         q = q.department(d);
     }

@@ -4,7 +4,8 @@
 //! - Every `/v1/*` route needs `Authorization: Bearer <API key>` ([`auth`]); `/health`, `/metrics` and
 //!   `/openapi.json` do not.
 //! - Every error is JSON `{"code", "message", "details"}` ([`error::ApiError`]), including unknown routes (404),
-//!   wrong methods (405), bad JSON (400 with line/column), oversize bodies (413) and timeouts (503).
+//!   wrong methods (405), bad JSON (400 with line/column), bad query parameters (400 naming the parameter),
+//!   oversize bodies (413) and timeouts (503).
 //! - Every answer carries `X-Request-Id` (the caller's, or a new UUID), which also goes to the audit log.
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod finess;
 mod ins;
 pub mod json;
 pub mod metrics;
+pub mod query;
 mod routes;
 
 pub use error::ApiError;
@@ -46,8 +48,10 @@ pub struct WatchedCert {
 pub struct Shared {
     /// The store.
     pub store: Store,
-    /// FINESS index.
-    pub finess: finess::FinessState,
+    /// FINESS index (shared with the sandbox FHIR simulator).
+    pub finess: Arc<finess::FinessState>,
+    /// Annuaire Santé FHIR client for online FINESS lookups (configured API, or the sandbox simulator).
+    pub annuaire: Option<segur_annuaire::AnnuaireClient>,
     /// Persons and identity statuses.
     pub persons: crate::ins::person::Persons,
     /// INSi client (configured endpoint or the sandbox simulator).

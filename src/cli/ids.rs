@@ -63,7 +63,8 @@ pub fn ins_search(cmd: InsCmd, config: Option<&std::path::Path>) -> anyhow::Resu
             let mut sc = c.sandbox.clone();
             sc.ports.insert("insi".into(), 0);
             sc.ports.insert("tls_check".into(), 0);
-            Some(crate::sim::SimHost::start(&sc).await?)
+            sc.ports.insert("fhir".into(), 0);
+            Some(crate::sim::SimHost::start(&sc, Default::default()).await?)
         } else {
             None
         };

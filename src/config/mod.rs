@@ -201,13 +201,26 @@ pub struct PscConfig {
 }
 
 /// `[finess]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinessConfig {
-    /// Base URL of the Annuaire Santé FHIR API (`https://gateway.api.esante.gouv.fr/fhir/v2/`).
+    /// Base URL of the Annuaire Santé FHIR API (`https://gateway.api.esante.gouv.fr/fhir/v2/`), used for online
+    /// lookups (`source=online|auto`). Empty in sandbox mode = the embedded FHIR simulator.
     pub fhir_base_url: Option<String>,
     /// `ESANTE-API-KEY` for the Annuaire Santé API (prefer `SEGUR_FINESS__API_KEY`).
     pub api_key: Option<Secret>,
+    /// Timeout of one Annuaire request, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for FinessConfig {
+    fn default() -> Self {
+        FinessConfig {
+            fhir_base_url: None,
+            api_key: None,
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// `[mss]`

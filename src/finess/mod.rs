@@ -22,8 +22,8 @@ pub mod index;
 pub mod json_import;
 pub mod load;
 pub mod model;
+pub mod online;
 pub mod synth;
-// fhir: added by the Annuaire Santé work
 
 pub use category::{Category, CategoryInfo, Family};
 pub use geo::lambert93_to_wgs84;

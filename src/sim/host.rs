@@ -97,6 +97,18 @@ pub async fn start_https(
     addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
 ) -> Result<RunningSim, SimError> {
+    start_https_with(name, description, |_| router, addr, tls).await
+}
+
+/// As [`start_https`], for a router that must know its own public URL (absolute links in its answers): `make`
+/// gets the base URL (`https://127.0.0.1:<port>/`) once the port is bound.
+pub async fn start_https_with(
+    name: &'static str,
+    description: &'static str,
+    make: impl FnOnce(&str) -> Router,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+) -> Result<RunningSim, SimError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| SimError::Bind {
         name: name.to_string(),
         addr,
@@ -107,23 +119,52 @@ pub async fn start_https(
         addr,
         source: e,
     })?;
-    let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(crate::net::serve_tls(listener, tls, router, rx, name));
     let host = if addr.ip().is_loopback() && addr.is_ipv4() {
         "127.0.0.1".to_string()
     } else {
         format!("[{}]", addr.ip())
     };
+    let url = format!("https://{host}:{}/", addr.port());
+    let router = make(&url);
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(crate::net::serve_tls(listener, tls, router, rx, name));
     Ok(RunningSim {
         info: SimInfo {
             name,
             description,
-            url: format!("https://{host}:{}/", addr.port()),
+            url,
         },
         addr,
         stop,
         task: Some(task),
     })
+}
+
+/// Where the FHIR simulator is mounted (as the production API's `/fhir/v2/`).
+pub const FHIR_MOUNT: &str = "/fhir/v2";
+
+/// What simulators serve from the daemon.
+pub struct SimContext {
+    /// The FINESS index the FHIR simulator serves.
+    pub finess: super::fhir::IndexSource,
+    /// The `ESANTE-API-KEY` the FHIR simulator asks for (`None`: none).
+    pub annuaire_key: Option<String>,
+}
+
+impl Default for SimContext {
+    /// No FINESS data (the FHIR simulator answers 503), no API key.
+    fn default() -> Self {
+        SimContext {
+            finess: Arc::new(|| None),
+            annuaire_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimContext").finish_non_exhaustive()
+    }
 }
 
 /// The simulators of a sandbox.
@@ -134,8 +175,9 @@ pub struct SimHost {
 }
 
 impl SimHost {
-    /// Starts every known simulator with the ports of `config`.
-    pub async fn start(config: &SandboxConfig) -> Result<Self, SimError> {
+    /// Starts every known simulator with the ports of `config`; `context` gives them what they serve from the
+    /// daemon.
+    pub async fn start(config: &SandboxConfig, context: SimContext) -> Result<Self, SimError> {
         let tls = sandbox_server_tls()?;
         let port = |name: &str| {
             config
@@ -166,6 +208,28 @@ impl SimHost {
                 super::faults::Faults::from_config(config, "insi").apply(super::insi::http::router(insi_data)),
                 SocketAddr::new(config.bind, port("insi")),
                 tls.clone(),
+            )
+            .await?,
+        );
+        // The Annuaire Santé FHIR API is a public web API (API key, no client certificate): its simulator does
+        // not ask for one, and serves the daemon's own FINESS index.
+        let fhir_tls = Arc::new(tls::server_config(testpki::server(), None)?);
+        let SimContext {
+            finess,
+            annuaire_key,
+        } = context;
+        sims.push(
+            start_https_with(
+                "fhir",
+                "Annuaire Santé FHIR API (Organization search), serving the imported FINESS data",
+                |url| {
+                    let base = format!("{url}{}", FHIR_MOUNT.trim_start_matches('/'));
+                    let fhir = super::fhir::router_with_base(finess, annuaire_key, Some(base));
+                    super::faults::Faults::from_config(config, "fhir")
+                        .apply(Router::new().nest(FHIR_MOUNT, fhir))
+                },
+                SocketAddr::new(config.bind, port("fhir")),
+                fhir_tls,
             )
             .await?,
         );

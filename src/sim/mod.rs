@@ -11,7 +11,10 @@
 //!
 //! - `insi`: the CNAM INSi identity service ([`insi`]): SOAP 1.2, CN rule, CNAM test identities.
 //!
-//! The other protocol simulators (DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
+//! - `fhir`: the Annuaire Santé FHIR API ([`fhir`]) at `/fhir/v2/`, serving `Organization`s from the daemon's
+//!   FINESS index; server TLS only (the real API takes an API key, not a client certificate).
+//!
+//! The other protocol simulators (DMP, PSC, MSSanté) register here as their modules arrive.
 
 pub mod faults;
 pub mod fhir;
@@ -19,16 +22,20 @@ mod host;
 pub mod insi;
 pub mod tls_check;
 
-pub use host::{RunningSim, SimError, SimHost, SimInfo, host_tls, start_https};
+pub use host::{
+    FHIR_MOUNT, RunningSim, SimContext, SimError, SimHost, SimInfo, host_tls, start_https,
+    start_https_with,
+};
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
     match name {
         "tls_check" => 9440,
         "insi" => 9441,
+        "fhir" => 9442,
         _ => 0,
     }
 }
