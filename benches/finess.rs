@@ -39,7 +39,9 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 fn index_rss_child(path: &str) {
     let index = {
         let bytes = std::fs::read(path).unwrap();
-        let outcome = segur_gateway::finess::csv_import::import_csv(&bytes[..]).unwrap();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let outcome =
+            segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
         FinessIndex::build(outcome.dataset)
     };
     std::hint::black_box(&index);
@@ -142,6 +144,21 @@ async fn main() {
     let (t_csv, outcome) = best_of(3, || {
         segur_gateway::finess::csv_import::import_csv(&csv[..]).unwrap()
     });
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (t_par, par) = best_of(3, || {
+        segur_gateway::finess::csv_import::import_csv_bytes(&csv[..], threads).unwrap()
+    });
+    assert_eq!(
+        par.dataset, outcome.dataset,
+        "parallel read = sequential read"
+    );
+    drop(par);
+    println!(
+        "CSV parse: sequential {:.0} ms, on {threads} threads {:.0} ms",
+        t_csv.as_secs_f64() * 1e3,
+        t_par.as_secs_f64() * 1e3
+    );
+    let t_csv = t_par;
     let (t_build, index) = best_of(1, || FinessIndex::build(outcome.dataset.clone()));
     println!(
         "CSV parse {:.0} ms + index build {:.0} ms = {:.0} ms into the index ({} ET, {} EJ, {} rejected)",

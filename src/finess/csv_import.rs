@@ -48,6 +48,9 @@ use std::io::{self, Read};
 
 use csv::ByteRecord;
 
+mod parallel;
+pub use parallel::import_csv_bytes;
+
 use super::geo::lambert93_to_wgs84;
 use super::id::Finess;
 use super::model::{
@@ -127,29 +130,8 @@ pub(super) fn sniff_gzip<R: Read>(mut reader: R) -> io::Result<(bool, Sniffed<R>
 }
 
 fn read_all<R: Read>(input: R, gzip: bool) -> Result<ImportOutcome, CsvImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(BUFFER)
-        .from_reader(LineCounter::new(input));
-    let mut record = ByteRecord::new();
     let mut importer = Importer::default();
-    let mut header = None;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(e)),
-        }
-        let start = record.position().map_or(0, |p| p.byte());
-        let line = reader.get_mut().line_at(start);
-        if header.is_none() {
-            header = Some(importer.header(&record, line)?);
-            continue;
-        }
-        importer.record(&record, line);
-    }
+    let header = read_records(input, &mut importer, true, 0)?;
     let Some((version, generated)) = header else {
         return Err(CsvImportError::MissingHeader);
     };
@@ -160,6 +142,46 @@ fn read_all<R: Read>(input: R, gzip: bool) -> Result<ImportOutcome, CsvImportErr
         encoding: None,
         gzip,
     }))
+}
+
+/// The `(number, date)` of the header line.
+type Header = (Box<str>, Box<str>);
+
+/// Feeds the records of `input` to `importer`; the first one is the header when `with_header`. `lines_before`:
+/// line endings before `input` in the file (when it is a part of one), so line numbers are the file's.
+fn read_records<R: Read>(
+    input: R,
+    importer: &mut Importer,
+    with_header: bool,
+    lines_before: u64,
+) -> Result<Option<Header>, CsvImportError> {
+    let mut counter = LineCounter::new(input);
+    counter.newlines = lines_before;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(BUFFER)
+        .from_reader(counter);
+    let mut record = ByteRecord::new();
+    let mut header = None;
+    let mut expect_header = with_header;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e)),
+        }
+        let start = record.position().map_or(0, |p| p.byte());
+        let line = reader.get_mut().line_at(start);
+        if expect_header {
+            header = Some(importer.header(&record, line)?);
+            expect_header = false;
+            continue;
+        }
+        importer.record(&record, line);
+    }
+    Ok(header)
 }
 
 /// Counts lines for error messages: the `csv` crate's own line numbers are off after a CRLF line ending or a blank
@@ -354,15 +376,25 @@ struct Importer {
     /// Legal entity FINESS → line.
     entities: HashMap<Finess, u64, FastHash>,
     geolocations: Vec<PendingGeolocation>,
+    /// Records whose number was already seen, turned into rejections at the end (a parallel read corrects
+    /// their first line when an earlier part holds the number).
+    duplicates: Vec<Duplicate>,
+}
+
+/// A record rejected because its number was seen before.
+#[derive(Debug)]
+struct Duplicate {
+    line: u64,
+    /// `nofinesset` or `nofiness`.
+    field: &'static str,
+    finess: Finess,
+    /// Line of the record kept.
+    first: u64,
 }
 
 impl Importer {
     /// Checks the header line; returns its `<n>` and date.
-    fn header(
-        &mut self,
-        record: &ByteRecord,
-        line: u64,
-    ) -> Result<(Box<str>, Box<str>), CsvImportError> {
+    fn header(&mut self, record: &ByteRecord, line: u64) -> Result<Header, CsvImportError> {
         let mut first = record.get(0).unwrap_or_default();
         if let Some(rest) = first.strip_prefix(b"\xEF\xBB\xBF") {
             first = rest;
@@ -418,8 +450,14 @@ impl Importer {
         let f = |i: usize| record.get(i).unwrap_or_default();
         let finess = finess_field("nofinesset", f(1))?;
         let entity = finess_field("nofinessej", f(2))?;
-        if let Some((_, first)) = self.establishments.get(&finess) {
-            return Err(duplicate("nofinesset", &finess, *first));
+        if let Some(&(_, first)) = self.establishments.get(&finess) {
+            self.duplicates.push(Duplicate {
+                line,
+                field: "nofinesset",
+                finess,
+                first,
+            });
+            return Ok(());
         }
         let d = &mut self.decoder;
         let name = d.boxed(f(3));
@@ -471,8 +509,14 @@ impl Importer {
         check_len(record, ENTITY_FIELDS, "structureej")?;
         let f = |i: usize| record.get(i).unwrap_or_default();
         let finess = finess_field("nofiness", f(1))?;
-        if let Some(first) = self.entities.get(&finess) {
-            return Err(duplicate("nofiness", &finess, *first));
+        if let Some(&first) = self.entities.get(&finess) {
+            self.duplicates.push(Duplicate {
+                line,
+                field: "nofiness",
+                finess,
+                first,
+            });
+            return Ok(());
         }
         let d = &mut self.decoder;
         let name = d.boxed(f(2));
@@ -587,7 +631,16 @@ impl Importer {
             });
             attached += 1;
         }
-        if !late.is_empty() {
+        let sort = !late.is_empty() || !self.duplicates.is_empty();
+        for d in std::mem::take(&mut self.duplicates) {
+            let (kind, reason) = duplicate(d.field, &d.finess, d.first);
+            late.push(Rejected {
+                at: Location::Line(d.line),
+                kind,
+                reason,
+            });
+        }
+        if sort {
             self.rejected.extend(late);
             // Stable: records of one line keep their order.
             self.rejected.sort_by_key(|r| r.line());

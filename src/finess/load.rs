@@ -11,7 +11,7 @@
 //! unit of truth (one generation = one set of files), the index is rebuilt from it in about a second, and storing
 //! 200 000 rows per import would cost more than it gives while nothing else queries them.
 
-use super::csv_import::{CsvImportError, import_csv};
+use super::csv_import::{CsvImportError, import_csv, import_csv_bytes};
 use super::index::FinessIndex;
 use super::json_import::{JsonImportError, import_json};
 use super::model::{Dataset, ImportOutcome};
@@ -91,22 +91,50 @@ pub fn detect(bytes: &[u8]) -> Format {
     }
 }
 
-/// Parses one file (any format), `progress` seeing the bytes read.
+/// Threads for parsing: the machine's cores.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Parses one file (any format); `progress` follows the bytes read. A plain CSV is read on every core
+/// ([`import_csv_bytes`]), everything else as a stream.
 pub fn parse(
     name: &str,
     bytes: &[u8],
-    progress: impl Read,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> Result<(Format, ImportOutcome), LoadError> {
     let format = detect(bytes);
-    let outcome = match format {
-        Format::Csv => import_csv(progress).map_err(|e| LoadError::Csv {
-            name: name.to_string(),
-            source: e,
-        })?,
-        Format::Json => import_json(progress).map_err(|e| LoadError::Json {
-            name: name.to_string(),
-            source: e,
-        })?,
+    let csv_error = |e| LoadError::Csv {
+        name: name.to_string(),
+        source: e,
+    };
+    let outcome = match (format, progress) {
+        (Format::Csv, _) if !bytes.starts_with(&[0x1f, 0x8b]) => {
+            let outcome = import_csv_bytes(bytes, threads()).map_err(csv_error)?;
+            if let Some(pb) = progress {
+                pb.inc(bytes.len() as u64);
+            }
+            outcome
+        }
+        (Format::Csv, Some(pb)) => import_csv(pb.wrap_read(bytes)).map_err(csv_error)?,
+        (Format::Csv, None) => {
+            // Stored files are gzipped: unpacked first, the parse then uses every core.
+            let mut plain = Vec::with_capacity(bytes.len() * 4);
+            flate2::read::MultiGzDecoder::new(bytes)
+                .read_to_end(&mut plain)
+                .map_err(|e| csv_error(CsvImportError::Io(e)))?;
+            import_csv_bytes(&plain, threads()).map_err(csv_error)?
+        }
+        (Format::Json, _) => {
+            let result = match progress {
+                Some(pb) => import_json(pb.wrap_read(bytes)),
+                None => import_json(bytes),
+            };
+            result.map_err(|e| LoadError::Json {
+                name: name.to_string(),
+                source: e,
+            })?
+        }
     };
     Ok((format, outcome))
 }
@@ -152,13 +180,10 @@ pub async fn import(
 ) -> Result<ImportReport, LoadError> {
     let mut parsed = Vec::new();
     for f in &files {
-        let (format, outcome) = match progress {
-            Some(pb) => {
-                pb.set_message(f.name.clone());
-                parse(&f.name, &f.bytes, pb.wrap_read(&f.bytes[..]))?
-            }
-            None => parse(&f.name, &f.bytes, &f.bytes[..])?,
-        };
+        if let Some(pb) = progress {
+            pb.set_message(f.name.clone());
+        }
+        let (format, outcome) = parse(&f.name, &f.bytes, progress)?;
         parsed.push((f.name.clone(), format, outcome));
     }
     let hashes: Vec<String> = files.iter().map(|f| sha256(&f.bytes)).collect();
@@ -199,7 +224,7 @@ pub async fn load_index(store: &Store) -> Result<Option<(i64, FinessIndex)>, Loa
     let index = tokio::task::spawn_blocking(move || -> Result<FinessIndex, LoadError> {
         let mut data = Dataset::default();
         for f in &files {
-            let (_, outcome) = parse(&f.name, &f.content, &f.content[..])?;
+            let (_, outcome) = parse(&f.name, &f.content, None)?;
             data.merge(outcome.dataset);
         }
         Ok(FinessIndex::build(data))

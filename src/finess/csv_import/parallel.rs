@@ -1,0 +1,302 @@
+//! Reading an etalab CSV held in memory on several threads.
+//!
+//! The file is cut into parts at line ends that are outside any quoted field (the number of `"` before the cut
+//! is even: RFC 4180 doubles quotes inside a field, so parity tells whether a quoted field is open); each part is
+//! read by its own [`Importer`] with the file's line numbers, then the parts are joined in file order. The result
+//! is the sequential reader's: same records, same rejections with the same lines and reasons, the first of two
+//! records with one number kept.
+//!
+//! Encoding: the sequential reader lets the first field holding a non-ASCII byte decide; here that field is found
+//! before the parts are read ([`detect_encoding`]) and every part starts knowing the answer.
+
+use super::{
+    CsvImportError, Duplicate, Encoding, Header, ImportOutcome, Importer, SourceFormat, SourceInfo,
+    import_csv, read_records,
+};
+
+/// Inputs smaller than this are read on one thread (starting threads costs more than it saves).
+const MIN_PARALLEL: usize = 2 << 20;
+
+/// A part of the input: `bytes[start..end]`, with `lines` line endings before `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part {
+    start: usize,
+    end: usize,
+    lines: u64,
+}
+
+/// Reads an etalab CSV held in memory (plain or gzip-compressed) like [`import_csv`], on up to `threads` threads
+/// (plain input of at least 2 MiB; gzip input is read as a stream on one thread).
+pub fn import_csv_bytes(bytes: &[u8], threads: usize) -> Result<ImportOutcome, CsvImportError> {
+    if threads <= 1 || bytes.len() < MIN_PARALLEL || bytes.starts_with(&[0x1f, 0x8b]) {
+        return import_csv(bytes);
+    }
+    let parts = split(bytes, threads);
+    if parts.len() < 2 {
+        return import_csv(bytes);
+    }
+    let encoding = detect_encoding(bytes);
+    let results: Vec<Result<(Importer, Option<Header>), CsvImportError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    let input = &bytes[part.start..part.end];
+                    let lines = part.lines;
+                    scope.spawn(move || {
+                        let mut importer = Importer::default();
+                        importer.decoder.encoding = encoding;
+                        let header = read_records(input, &mut importer, i == 0, lines)?;
+                        Ok((importer, header))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+    let mut results = results.into_iter();
+    let (mut first, header) = results.next().ok_or(CsvImportError::MissingHeader)??;
+    let Some((version, generated)) = header else {
+        return Err(CsvImportError::MissingHeader);
+    };
+    for result in results {
+        first.absorb(result?.0);
+    }
+    Ok(first.finish(SourceInfo {
+        format: SourceFormat::EtalabCsv,
+        version: Some(version),
+        generated: Some(generated),
+        encoding: None,
+        gzip: false,
+    }))
+}
+
+/// Cuts `bytes` into at most `parts` pieces of about equal size, each starting a line outside quotes.
+fn split(bytes: &[u8], parts: usize) -> Vec<Part> {
+    let mut cuts = vec![0usize];
+    let (mut scanned, mut quotes, mut lines) = (0usize, 0usize, 0u64);
+    let mut line_counts = vec![0u64];
+    for k in 1..parts {
+        let target = (bytes.len() / parts * k).max(scanned);
+        let mut at = target;
+        loop {
+            let Some(offset) = bytes
+                .get(at..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            else {
+                at = bytes.len();
+                break;
+            };
+            at += offset + 1;
+            let seen = &bytes[scanned..at];
+            quotes += count(seen, b'"');
+            lines += count(seen, b'\n') as u64;
+            scanned = at;
+            if quotes % 2 == 0 {
+                break;
+            }
+        }
+        if at >= bytes.len() {
+            break;
+        }
+        cuts.push(at);
+        line_counts.push(lines);
+    }
+    cuts.push(bytes.len());
+    cuts.windows(2)
+        .zip(line_counts)
+        .map(|(w, lines)| Part {
+            start: w[0],
+            end: w[1],
+            lines,
+        })
+        .collect()
+}
+
+/// How many times `byte` occurs (a loop the compiler vectorises).
+fn count(bytes: &[u8], byte: u8) -> usize {
+    bytes.iter().filter(|&&b| b == byte).count()
+}
+
+/// The file's encoding as the sequential reader decides it: a byte order mark means UTF-8; otherwise the first
+/// field holding a non-ASCII byte is UTF-8 or not.
+fn detect_encoding(bytes: &[u8]) -> Encoding {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Encoding::Utf8;
+    }
+    let Some(at) = bytes.iter().position(|b| !b.is_ascii()) else {
+        return Encoding::Ascii;
+    };
+    let separator = |b: &u8| matches!(b, b';' | b'\n' | b'\r');
+    let start = bytes[..at].iter().rposition(separator).map_or(0, |p| p + 1);
+    let end = bytes[at..]
+        .iter()
+        .position(separator)
+        .map_or(bytes.len(), |p| at + p);
+    match std::str::from_utf8(&bytes[start..end]) {
+        Ok(_) => Encoding::Utf8,
+        Err(_) => Encoding::Windows1252,
+    }
+}
+
+impl Importer {
+    /// Appends what `later` read from the part of the file after this one's: its records, except numbers this
+    /// part already holds (rejected as duplicates, the first kept), its rejections and geolocations.
+    fn absorb(&mut self, later: Importer) {
+        let Importer {
+            dataset,
+            rejected,
+            establishments,
+            entities,
+            geolocations,
+            duplicates,
+            decoder: _,
+        } = later;
+        self.rejected.extend(rejected);
+        // Duplicates within the later part: the record kept may be in this one.
+        for mut d in duplicates {
+            let kept = match d.field {
+                "nofinesset" => self.establishments.get(&d.finess).map(|&(_, line)| line),
+                _ => self.entities.get(&d.finess).copied(),
+            };
+            d.first = kept.unwrap_or(d.first);
+            self.duplicates.push(d);
+        }
+        for establishment in dataset.establishments {
+            let Some(&(_, line)) = establishments.get(&establishment.finess) else {
+                continue;
+            };
+            if let Some(&(_, first)) = self.establishments.get(&establishment.finess) {
+                self.duplicates.push(Duplicate {
+                    line,
+                    field: "nofinesset",
+                    finess: establishment.finess,
+                    first,
+                });
+                continue;
+            }
+            self.establishments.insert(
+                establishment.finess,
+                (self.dataset.establishments.len(), line),
+            );
+            self.dataset.establishments.push(establishment);
+        }
+        for entity in dataset.entities {
+            let Some(&line) = entities.get(&entity.finess) else {
+                continue;
+            };
+            if let Some(&first) = self.entities.get(&entity.finess) {
+                self.duplicates.push(Duplicate {
+                    line,
+                    field: "nofiness",
+                    finess: entity.finess,
+                    first,
+                });
+                continue;
+            }
+            self.entities.insert(entity.finess, line);
+            self.dataset.entities.push(entity);
+        }
+        self.geolocations.extend(geolocations);
+        // Stable: the rejections of one line keep their order.
+        self.rejected.sort_by_key(|r| r.line());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finess::model::RejectKind;
+
+    const SMALL: &str = include_str!("../../../tests/data/finess/small.csv");
+
+    /// The same outcome, whichever reader.
+    fn assert_same(bytes: &[u8], threads: usize) {
+        let sequential = import_csv(bytes).unwrap();
+        let parts = split(bytes, threads);
+        assert!(parts.len() >= 2, "the input is cut");
+        let encoding = detect_encoding(bytes);
+        let results: Vec<Importer> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let mut importer = Importer::default();
+                importer.decoder.encoding = encoding;
+                read_records(
+                    &bytes[part.start..part.end],
+                    &mut importer,
+                    i == 0,
+                    part.lines,
+                )
+                .unwrap();
+                importer
+            })
+            .collect();
+        let mut results = results.into_iter();
+        let mut first = results.next().unwrap();
+        for r in results {
+            first.absorb(r);
+        }
+        let parallel = first.finish(sequential.source.clone());
+        assert_eq!(parallel.dataset, sequential.dataset);
+        assert_eq!(parallel.counts, sequential.counts);
+        let show = |o: &ImportOutcome| -> Vec<(Option<u64>, RejectKind, String)> {
+            o.rejected
+                .iter()
+                .map(|r| (r.line(), r.kind, r.reason.clone()))
+                .collect()
+        };
+        assert_eq!(show(&parallel), show(&sequential));
+    }
+
+    /// The hand-made file with every tricky line kind, repeated so duplicates cross the cuts.
+    #[test]
+    fn same_outcome_as_the_sequential_reader() {
+        let body: String = SMALL.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let mut text = format!("{}\n", SMALL.lines().next().unwrap());
+        for _ in 0..6 {
+            text.push_str(&body);
+        }
+        for threads in [2, 3, 5] {
+            assert_same(text.as_bytes(), threads);
+        }
+    }
+
+    #[test]
+    fn synthetic_file_latin1_and_utf8() {
+        let mut csv = Vec::new();
+        crate::finess::synth::write_csv(&mut csv, 3000, 1000, 3).unwrap();
+        assert_same(&csv, 2);
+        let text = String::from_utf8(csv.clone()).unwrap();
+        let (latin1, _, bad) = encoding_rs::WINDOWS_1252.encode(&text);
+        assert!(!bad);
+        assert_same(&latin1, 2);
+        let outcome = import_csv_bytes(&latin1, 1).unwrap();
+        assert_eq!(outcome.source.encoding, Some("windows-1252"));
+    }
+
+    #[test]
+    fn cuts_never_fall_inside_a_quoted_field() {
+        // A quoted field spanning the middle line ending: the cut must move after it.
+        let text = b"a;b\nc;\"x\ny\nz\";d\ne;f\ng;h\n";
+        for parts in [2, 3, 4] {
+            for part in split(text, parts) {
+                let before = &text[..part.start];
+                assert_eq!(count(before, b'"') % 2, 0, "{part:?}");
+                assert!(part.start == 0 || text[part.start - 1] == b'\n');
+                assert_eq!(part.lines, count(before, b'\n') as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn encoding_is_decided_by_the_first_non_ascii_field() {
+        assert_eq!(detect_encoding(b"a;b\nc;d\n"), Encoding::Ascii);
+        assert_eq!(detect_encoding(b"a;\xC3\xA9;\xC3"), Encoding::Utf8);
+        assert_eq!(detect_encoding(b"a;\xE9t\xE9;b"), Encoding::Windows1252);
+        assert_eq!(detect_encoding(b"\xEF\xBB\xBFa;\xE9"), Encoding::Utf8);
+    }
+}
