@@ -122,6 +122,14 @@ impl XmlWriter {
         self
     }
 
+    /// Inserts an already serialised XML fragment as is (no escaping): a signed element whose bytes must not change,
+    /// or the output of another builder. The caller guarantees it is one well-formed element.
+    pub fn raw_xml(&mut self, fragment: &str) -> &mut Self {
+        self.newline();
+        self.buf.push_str(fragment);
+        self
+    }
+
     /// Writes bytes as base64 text inside the open element, in lines of 76 characters.
     pub fn base64(&mut self, bytes: &[u8]) -> &mut Self {
         use base64::Engine as _;

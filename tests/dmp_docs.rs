@@ -142,3 +142,58 @@ fn cli_prints_a_sample_pps_and_a_verifiable_vihf() {
     ]);
     assert!(!o.status.success(), "a wrong INS key is refused");
 }
+
+#[test]
+fn the_vihf_still_verifies_inside_the_iti41_envelope() {
+    use segur_gateway::cda::{self, Body, DocumentIds, Xmllint};
+    use segur_gateway::dmp::iti41::{Iti41Request, build};
+    use segur_gateway::xds::pps::{SubmissionIds, submission};
+    let doc = cda::sample::adrun_zoe();
+    let now = time::OffsetDateTime::now_utc();
+    let ids = DocumentIds::first(uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let built = cda::build(
+        &doc,
+        &ids,
+        Body::N1 {
+            pdf: cda::sample::SAMPLE_PDF,
+        },
+        now,
+        &Xmllint::cda(),
+    )
+    .expect("cda");
+    let sub = submission(
+        &doc,
+        &built,
+        &SubmissionIds {
+            set_entry: uuid::Uuid::new_v4(),
+            document_entry: uuid::Uuid::new_v4(),
+            set_unique: uuid::Uuid::new_v4(),
+            source_id: "1.2.250.1.999.2".into(),
+            submission_time: now,
+            replaces: None,
+        },
+    );
+    let vihf = signed_vihf();
+    let msg = build(&Iti41Request {
+        submission: &sub,
+        document: built.xml().as_bytes(),
+        vihf: &vihf,
+        to: "https://localhost/si-dmp-server/v2/services/repository",
+        message_id: uuid::Uuid::new_v4(),
+        boundary: "MIMEBoundary_test",
+    })
+    .expect("mtom");
+    let body = String::from_utf8(msg.body).expect("utf-8 parts");
+    let root = body
+        .split("\r\n\r\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n--MIMEBoundary_test").next())
+        .expect("root part");
+    assert!(root.starts_with("<?xml"));
+    assert!(
+        xmlsec_verify(root).status.success(),
+        "VIHF signature broken by embedding"
+    );
+    let tampered = root.replacen(">INDIRECTE<", ">INDIRECTF<", 1);
+    assert!(!xmlsec_verify(&tampered).status.success());
+}
