@@ -17,18 +17,13 @@
 //! document added to the set *(verify)*; it is not built here, so a real DMP may refuse these submissions until
 //! it is added (the simulator decides what it checks).
 
+use super::soap::{self, BadVihf};
+pub use super::soap::{SOAP12_NS, WSA_NS, WSSE_NS};
 use crate::xds::{Submission, XdsError, submit};
 use crate::xmlw::XmlWriter;
 
 /// SOAP action of ITI-41.
 pub const ACTION: &str = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
-/// SOAP 1.2 envelope namespace.
-pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
-/// WS-Addressing namespace.
-pub const WSA_NS: &str = "http://www.w3.org/2005/08/addressing";
-/// WS-Security namespace.
-pub const WSSE_NS: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
 /// IHE XDS.b namespace.
 pub const XDSB_NS: &str = "urn:ihe:iti:xds-b:2007";
 /// XOP namespace.
@@ -42,8 +37,8 @@ pub enum Iti41Error {
     #[error("XDS metadata: {0}")]
     Metadata(#[from] XdsError),
     /// The signed VIHF is not a single `saml2:Assertion` element.
-    #[error("the VIHF must be one signed saml2:Assertion element without XML declaration")]
-    Vihf,
+    #[error(transparent)]
+    Vihf(#[from] BadVihf),
     /// The MIME boundary occurs inside a part (pick another one).
     #[error("the MIME boundary occurs inside the message")]
     BoundaryCollision,
@@ -90,59 +85,33 @@ fn valid_boundary(b: &str) -> bool {
 
 /// The SOAP envelope of the root part, the document referenced by `cid:<document_id>`.
 pub fn envelope(req: &Iti41Request<'_>, document_id: &str) -> Result<String, Iti41Error> {
-    let vihf = req.vihf.trim();
-    if !vihf.starts_with('<')
-        || vihf.starts_with("<?")
-        || !vihf.ends_with('>')
-        || !vihf.contains("Assertion")
-    {
-        return Err(Iti41Error::Vihf);
-    }
-    let mut w = XmlWriter::new(false);
-    w.start(
-        "soap:Envelope",
-        &[("xmlns:soap", SOAP12_NS), ("xmlns:wsa", WSA_NS)],
-    );
-    w.start("soap:Header", &[]);
-    w.text_elem("wsa:Action", &[("soap:mustUnderstand", "true")], ACTION);
-    w.text_elem("wsa:MessageID", &[], &req.message_id.urn().to_string());
-    w.start("wsa:ReplyTo", &[]);
-    w.text_elem(
-        "wsa:Address",
-        &[],
-        "http://www.w3.org/2005/08/addressing/anonymous",
-    );
-    w.end();
-    w.text_elem("wsa:To", &[("soap:mustUnderstand", "true")], req.to);
-    w.start(
-        "wsse:Security",
-        &[("xmlns:wsse", WSSE_NS), ("soap:mustUnderstand", "true")],
-    );
-    w.raw_xml(vihf);
-    w.end();
-    w.end();
-    w.start("soap:Body", &[]);
-    w.start(
-        "xdsb:ProvideAndRegisterDocumentSetRequest",
-        &[("xmlns:xdsb", XDSB_NS)],
-    );
-    submit::write_into(&mut w, req.submission)?;
-    w.start(
-        "xdsb:Document",
-        &[("id", &req.submission.document.entry_uuid)],
-    );
-    w.empty(
-        "xop:Include",
-        &[
-            ("xmlns:xop", XOP_NS),
-            ("href", &format!("cid:{document_id}")),
-        ],
-    );
-    w.end();
-    w.end();
-    w.end();
-    w.end();
-    Ok(w.finish())
+    let env = soap::Envelope {
+        action: ACTION,
+        message_id: req.message_id,
+        to: req.to,
+        vihf: req.vihf,
+    };
+    soap::write(&env, |w: &mut XmlWriter| -> Result<(), Iti41Error> {
+        w.start(
+            "xdsb:ProvideAndRegisterDocumentSetRequest",
+            &[("xmlns:xdsb", XDSB_NS)],
+        );
+        submit::write_into(w, req.submission)?;
+        w.start(
+            "xdsb:Document",
+            &[("id", &req.submission.document.entry_uuid)],
+        );
+        w.empty(
+            "xop:Include",
+            &[
+                ("xmlns:xop", XOP_NS),
+                ("href", &format!("cid:{document_id}")),
+            ],
+        );
+        w.end();
+        w.end();
+        Ok(())
+    })
 }
 
 /// Builds the whole MTOM/XOP message.
