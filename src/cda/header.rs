@@ -292,7 +292,8 @@ fn person_name(w: &mut XmlWriter, pro: &Professional) {
     w.end();
 }
 
-/// The structure as an organisation: national id `1<FINESS EG>`, name, practice setting.
+/// The structure as an organisation: national id `1<FINESS EG>`, name, practice setting, and the legal entity
+/// (`asOrganizationPartOf/wholeOrganization`, `1<FINESS EJ>`).
 fn organization(w: &mut XmlWriter, name: &str, doc: &PpsDocument, sector: bool) {
     w.start(name, &[]);
     w.empty(
@@ -314,6 +315,18 @@ fn organization(w: &mut XmlWriter, name: &str, doc: &PpsDocument, sector: bool) 
             ],
         );
     }
+    // The legal entity (EJ) the site belongs to, by its national id `1<FINESS EJ>`.
+    w.start("asOrganizationPartOf", &[]);
+    w.start("wholeOrganization", &[]);
+    w.empty(
+        "id",
+        &[
+            ("root", ID_NAT_STRUCT_OID),
+            ("extension", &doc.structure.ej_finess.to_id_nat_struct()),
+        ],
+    );
+    w.end();
+    w.end();
     w.end();
 }
 

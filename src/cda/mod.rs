@@ -16,7 +16,8 @@
 //!   gateway builds PPS documents to share them (DMP, MSSanté), which needs the INS; `family qualifier="BR"`,
 //!   first given name `qualifier="BR"`, used name `SP`, birth place COG in `birthplace/place/addr/county`;
 //! - `author`: a professional (`idNat_PS`, `1.2.250.1.71.4.2.1`) or the structure as device author; the
-//!   `representedOrganization` and the `custodian` carry the structure id `1<FINESS EG>` (`1.2.250.1.71.4.2.2`);
+//!   `representedOrganization` and the `custodian` carry the structure id `1<FINESS EG>` (`1.2.250.1.71.4.2.2`),
+//!   the organisations also their legal entity `1<FINESS EJ>` as `asOrganizationPartOf/wholeOrganization`;
 //! - `legalAuthenticator` (signature code `S`), the explicit one or the professional author;
 //! - `serviceEvent` with the plan period and the practice setting (`standardIndustryClassCode`,
 //!   `1.2.250.1.213.1.1.4.9`; default `MEDICO-SOCIAL` *(verify)*), `healthCareFacility/code` from the input (J02,

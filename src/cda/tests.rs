@@ -43,6 +43,7 @@ fn n3_sample_passes_the_schema_and_follows_the_header_rules() {
         r#"<id root="1.2.250.1.71.4.2.2" extension="1630790004"/>"#,
         r#"<id root="1.2.250.1.71.4.2.1" extension="810100000011"/>"#,
         r#"<signatureCode code="S"/>"#,
+        r#"<id root="1.2.250.1.71.4.2.2" extension="1630789998"/>"#,
         r#"<standardIndustryClassCode code="MEDICO-SOCIAL""#,
         r#"<code code="SA17""#,
         r#"<templateId root="1.2.250.1.213.1.1.1.20" extension="2021.01"/>"#,
