@@ -20,9 +20,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cda;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dmp;
 pub mod finess;
 pub mod http;
 pub mod ins;
@@ -32,3 +34,5 @@ pub mod pki;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod xds;
+pub mod xmlw;

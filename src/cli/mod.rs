@@ -13,6 +13,7 @@ macro_rules! out {
 }
 
 mod certs;
+mod dmp;
 mod finess;
 mod ids;
 
@@ -62,6 +63,12 @@ pub enum Command {
     /// FINESS: check an identifier, import the national file, look structures up.
     #[command(subcommand)]
     Finess(finess::FinessCmd),
+    /// CDA documents: build the PPS.
+    #[command(subcommand)]
+    Cda(dmp::CdaCmd),
+    /// DMP: inspect what the gateway sends (signed VIHF).
+    #[command(subcommand)]
+    Dmp(dmp::DmpCmd),
 }
 
 /// `segur config …`
@@ -157,6 +164,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(cmd) => return certs::run(cmd),
         Command::Ins(cmd) => return ids::ins_search(cmd, cli.config.as_deref()),
         Command::Finess(cmd) => return finess::run(cmd, cli.config.as_deref()),
+        Command::Cda(cmd) => return dmp::run_cda(cmd),
+        Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -43,7 +43,7 @@ pub struct Config {
     /// FINESS national file and Annuaire Santé API.
     pub finess: FinessConfig,
     /// DMP web services.
-    pub dmp: ServiceEndpoint,
+    pub dmp: DmpConfig,
     /// MSSanté operator.
     pub mss: MssConfig,
     /// Embedded simulators.
@@ -151,6 +151,40 @@ pub struct ServiceEndpoint {
     pub connect_timeout_secs: Option<u64>,
     /// Seconds allowed for a whole exchange.
     pub timeout_secs: Option<u64>,
+}
+
+/// `[dmp]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DmpConfig {
+    /// DMP base URL (`https://<host>/si-dmp-server/v2/services/`). Empty in sandbox mode = the embedded simulator.
+    pub endpoint: Option<String>,
+    /// Seconds allowed to connect.
+    pub connect_timeout_secs: Option<u64>,
+    /// Seconds allowed for a whole exchange.
+    pub timeout_secs: Option<u64>,
+    /// Software name sent in the VIHF (`LPS_Nom`).
+    pub lps_name: String,
+    /// Software version sent in the VIHF (`LPS_Version`).
+    pub lps_version: String,
+    /// DMP homologation number of the software (`LPS_ID_HOMOLOGATION_DMP`); required outside the sandbox.
+    pub homologation_id: Option<String>,
+    /// Activity sector of the structure in the VIHF (`Secteur_Activite`, J02 code such as `SA17`).
+    pub secteur_activite: String,
+}
+
+impl Default for DmpConfig {
+    fn default() -> Self {
+        DmpConfig {
+            endpoint: None,
+            connect_timeout_secs: None,
+            timeout_secs: None,
+            lps_name: "segur-gateway".into(),
+            lps_version: env!("CARGO_PKG_VERSION").into(),
+            homologation_id: None,
+            secteur_activite: "SA17".into(),
+        }
+    }
 }
 
 /// `[ins]`
