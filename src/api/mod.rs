@@ -14,6 +14,7 @@ pub mod finess;
 mod ins;
 pub mod json;
 pub mod metrics;
+mod psc;
 mod routes;
 
 pub use error::ApiError;
@@ -52,6 +53,8 @@ pub struct Shared {
     pub persons: crate::ins::person::Persons,
     /// INSi client (configured endpoint or the sandbox simulator).
     pub insi: Option<crate::ins::client::InsiClient>,
+    /// Pro Santé Connect client and sessions (configured realm or the sandbox provider).
+    pub psc: Option<Arc<crate::psc::Psc>>,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

@@ -15,6 +15,7 @@ macro_rules! out {
 mod certs;
 mod finess;
 mod ids;
+mod psc;
 
 use crate::config::{Config, Loaded};
 use crate::logging::{self, LogFormat};
@@ -62,6 +63,9 @@ pub enum Command {
     /// FINESS: check an identifier, import the national file, look structures up.
     #[command(subcommand)]
     Finess(finess::FinessCmd),
+    /// Pro Santé Connect: log a professional in from the terminal.
+    #[command(subcommand)]
+    Psc(psc::PscCmd),
 }
 
 /// `segur config …`
@@ -157,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(cmd) => return certs::run(cmd),
         Command::Ins(cmd) => return ids::ins_search(cmd, cli.config.as_deref()),
         Command::Finess(cmd) => return finess::run(cmd, cli.config.as_deref()),
+        Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

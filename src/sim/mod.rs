@@ -11,24 +11,29 @@
 //!
 //! - `insi`: the CNAM INSi identity service ([`insi`]): SOAP 1.2, CN rule, CNAM test identities.
 //!
+//! - `psc`: the Pro Santé Connect OpenID provider ([`psc`]): HTTPS **without** client certificate (a browser opens
+//!   its authorize page), wallet discovery, authorize form, token, UserInfo, end-session, CIBA.
+//!
 //! The other protocol simulators (DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
 
 pub mod faults;
 pub mod fhir;
 mod host;
 pub mod insi;
+pub mod psc;
 pub mod tls_check;
 
 pub use host::{RunningSim, SimError, SimHost, SimInfo, host_tls, start_https};
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "psc"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
     match name {
         "tls_check" => 9440,
         "insi" => 9441,
+        "psc" => 9443,
         _ => 0,
     }
 }
