@@ -334,14 +334,16 @@ impl Psc {
             .tokens
             .access_expires_at
             .is_some_and(|at| at - self.now() <= self.settings.refresh_margin);
-        if due {
-            if let Err(e) = self.refresh(handle, &s).await {
-                tracing::warn!(error = %e, "PSC refresh failed; session closed");
+        if due && let Err(e) = self.refresh(handle, &s).await {
+            if e.is_transient() {
+                // The provider is unreachable: keep the session, the next lookup tries again.
+                tracing::warn!(error = %e, "PSC refresh failed; will retry");
+            } else {
+                tracing::warn!(error = %e, "PSC refresh refused; session closed");
                 self.sessions.remove(handle);
-                return Err(match e {
-                    PscError::Unavailable(_) => e,
-                    _ => PscError::SessionExpired("the provider refused to refresh the tokens"),
-                });
+                return Err(PscError::SessionExpired(
+                    "the provider refused to refresh the tokens",
+                ));
             }
         }
         Ok(SessionView {

@@ -344,7 +344,7 @@ async fn authorize_page(Query(q): Query<HashMap<String, String>>) -> Response {
         )
             .into_response();
     }
-    if q.get("response_type").map(String::as_str) != Some("code") || q.get("redirect_uri").is_none()
+    if q.get("response_type").map(String::as_str) != Some("code") || !q.contains_key("redirect_uri")
     {
         return (
             StatusCode::BAD_REQUEST,
