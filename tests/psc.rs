@@ -264,6 +264,20 @@ async fn refresh_before_expiry_and_logout() {
         .post(&format!("/v1/psc/sessions/{h}/logout"), json!({}))
         .await;
     assert_eq!(s, 404);
+    // A refused refresh ends the session.
+    let h = e.login(CLAIRE).await;
+    behave(
+        &e.sim,
+        json!({"access_token_secs": 1, "refuse_refresh": true}),
+    )
+    .await;
+    let (s, b) = e.get(&format!("/v1/psc/sessions/{h}")).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (410, Some("psc.session_expired")),
+        "{b}"
+    );
+    assert_eq!(e.sessions(), 0);
 }
 
 #[tokio::test]
@@ -423,4 +437,54 @@ async fn psc_routes_are_in_openapi() {
             "{method} {path}: {b}"
         );
     }
+}
+
+#[tokio::test]
+async fn cli_psc_login_prints_the_professional() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_segur"))
+        .args(["psc", "login", "--timeout", "60"])
+        .env_remove("SEGUR_CONFIG")
+        .env("SEGUR_STORE__PATH", dir.path().join("segur.db"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let url = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            if line.starts_with("https://") {
+                return (line.trim().to_string(), out);
+            }
+            line.clear();
+        }
+        panic!("no URL printed");
+    });
+    let (url, mut out) = url.await.unwrap();
+    let b = browser();
+    let r = b.get(&url).send().await.unwrap();
+    let page = r.url().clone();
+    let mut fields = pscc::hidden_fields(&r.text().await.unwrap());
+    fields.push(("professional".into(), CLAIRE.into()));
+    fields.push(("decision".into(), "approve".into()));
+    let r = b
+        .post(page.join("/auth").unwrap())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("réussie"));
+    let rest = tokio::task::spawn_blocking(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    })
+    .await
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let v: Value = serde_json::from_str(&rest).unwrap();
+    assert_eq!(v["professional"]["national_id"]["value"], CLAIRE, "{rest}");
 }

@@ -35,6 +35,8 @@ pub struct Behaviour {
     pub expired_id_token: bool,
     /// Put another nonce than the one requested.
     pub wrong_nonce: bool,
+    /// Refuse refresh-token grants (`invalid_grant`), as after a logout elsewhere.
+    pub refuse_refresh: bool,
     /// Answer UserInfo as a signed JWT (`application/jwt`) instead of JSON.
     pub userinfo_jwt: bool,
     /// Access token lifetime, seconds.
@@ -54,6 +56,7 @@ impl Default for Behaviour {
             hs256_wrong_secret: false,
             expired_id_token: false,
             wrong_nonce: false,
+            refuse_refresh: false,
             userinfo_jwt: false,
             access_token_secs: 300,
             ciba_interval_secs: 5,
@@ -492,7 +495,8 @@ async fn token(State(s): State<Arc<SimPsc>>, headers: HeaderMap, body: Bytes) ->
         Some("refresh_token") => {
             let p = f
                 .get("refresh_token")
-                .and_then(|r| s.tables().refresh.remove(r));
+                .and_then(|r| s.tables().refresh.remove(r))
+                .filter(|_| !s.behaviour().refuse_refresh);
             let Some(p) = p else {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
