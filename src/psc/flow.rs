@@ -48,6 +48,9 @@ const ALGS: [CoreJwsSigningAlgorithm; 3] = [
     CoreJwsSigningAlgorithm::HmacSha256,
 ];
 
+/// Logins waiting for their callback, at most.
+const MAX_PENDING: usize = 10_000;
+
 struct Pending {
     verifier: PkceCodeVerifier,
     nonce: Nonce,
@@ -202,6 +205,12 @@ impl Psc {
         let timeout = self.settings.login_timeout;
         let mut pending = self.pending();
         pending.retain(|_, p| now - p.started < timeout);
+        if pending.len() >= MAX_PENDING {
+            // The login route needs no key: bound what an anonymous flood can make the daemon hold.
+            return Err(PscError::Unavailable(
+                "too many logins in progress; retry in a minute".into(),
+            ));
+        }
         pending.insert(
             state.secret().clone(),
             Pending {
@@ -236,6 +245,12 @@ impl Psc {
         .ok_or(PscError::StateMismatch)?;
         if self.now() - pending.started >= self.settings.login_timeout {
             return Err(PscError::StateMismatch);
+        }
+        // RFC 9207: when the provider names itself, it must be ours (mix-up defence).
+        if let Some(iss) = &params.iss
+            && iss.trim_end_matches('/') != self.settings.issuer.trim_end_matches('/')
+        {
+            return Err(PscError::IdToken(format!("callback from issuer {iss:?}")));
         }
         if let Some(error) = &params.error {
             return Err(PscError::ProviderRefused {
@@ -510,4 +525,6 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// Its description.
     pub error_description: Option<String>,
+    /// The provider's issuer (RFC 9207), checked when present.
+    pub iss: Option<String>,
 }
