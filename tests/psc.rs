@@ -110,6 +110,14 @@ async fn browser_flow_ends_in_a_session_with_the_professional() {
         "unknown claims kept"
     );
     assert!(b["expires_at"].as_str().unwrap().contains('T'));
+    e.d.state.audit.flush().await;
+    let tail = e.d.state.store.audit_tail(20).await.unwrap();
+    assert!(
+        tail.iter().any(|r| r.action == "psc.login"
+            && r.outcome == "ok"
+            && r.subject.as_deref() == Some(CLAIRE)),
+        "{tail:?}"
+    );
     let text = b.to_string();
     for secret in ["access_token", "refresh", "id_token", "eyJ"] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");

@@ -4,11 +4,13 @@
 //! the daemon. Errors of the browser routes are JSON `{code, message}` like every other route.
 
 use super::AppState;
+use super::context::Ctx;
 use super::error::ApiError;
 use super::json::ApiJson;
 use crate::psc::ciba::{CibaStarted, CibaStatus};
 use crate::psc::flow::CallbackParams;
 use crate::psc::{Psc, PscError, SessionView};
+use crate::store::audit::AuditEntry;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -133,10 +135,32 @@ pub(super) async fn callback(
     Query(q): Query<CallbackParams>,
 ) -> Result<Response, ApiError> {
     let psc = psc(&state)?;
-    let (handle, return_to) = psc.finish_login(&q, cookie(&headers).as_deref()).await?;
-    let mut url = openidconnect::url::Url::parse(&return_to)
-        .map_err(|_| PscError::ReturnToRefused(return_to))?;
-    url.query_pairs_mut().append_pair("session", &handle);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let entry = |outcome: &str, subject: Option<String>| AuditEntry {
+        actor: "psc:browser".into(),
+        action: "psc.login".into(),
+        subject,
+        outcome: outcome.into(),
+        correlation_id: request_id.clone(),
+        details: None,
+    };
+    let done = match psc.finish_login(&q, cookie(&headers).as_deref()).await {
+        Ok(done) => done,
+        Err(e) => {
+            state.audit.record(entry(e.code(), None)).await;
+            return Err(e.into());
+        }
+    };
+    state
+        .audit
+        .record(entry("ok", Some(done.professional.clone())))
+        .await;
+    let mut url = openidconnect::url::Url::parse(&done.return_to)
+        .map_err(|_| PscError::ReturnToRefused(done.return_to.clone()))?;
+    url.query_pairs_mut().append_pair("session", &done.handle);
     Ok((
         StatusCode::FOUND,
         [
@@ -176,9 +200,14 @@ pub(super) async fn session(
 ))]
 pub(super) async fn logout(
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(handle): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let ack = psc(&state)?.logout(&handle).await?;
+    state
+        .audit
+        .record(ctx.audit("psc.logout", None, "ok", None))
+        .await;
     Ok(Json(
         json!({"logged_out": true, "provider_acknowledged": ack}),
     ))
@@ -202,11 +231,16 @@ pub struct CibaBody {
 ))]
 pub(super) async fn ciba_start(
     State(state): State<AppState>,
+    ctx: Ctx,
     ApiJson(body): ApiJson<CibaBody>,
 ) -> Result<(StatusCode, Json<CibaStarted>), ApiError> {
     let started = psc(&state)?
         .ciba_start(&body.login_hint, body.binding_message.as_deref())
-        .await?;
+        .await;
+    let outcome = started.as_ref().map_or_else(|e| e.code(), |_| "ok");
+    let entry = ctx.audit("psc.ciba", Some(body.login_hint.clone()), outcome, None);
+    state.audit.record(entry).await;
+    let started = started?;
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 

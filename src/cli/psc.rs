@@ -72,7 +72,7 @@ async fn login(loaded: crate::config::Loaded, port: u16, timeout: u64) -> anyhow
                         Ok(_) => "Connexion réussie : vous pouvez fermer cet onglet.".to_string(),
                         Err(e) => format!("Échec de la connexion : {e}"),
                     };
-                    let _ = tx.send(r.map(|(h, _)| h)).await;
+                    let _ = tx.send(r.map(|done| done.handle)).await;
                     axum::response::Html(page)
                 }
             },

@@ -68,6 +68,17 @@ pub struct LoginStart {
     pub browser_binding: String,
 }
 
+/// A finished login.
+#[derive(Debug)]
+pub struct LoginDone {
+    /// Session handle for the DUI.
+    pub handle: String,
+    /// Where to send the browser.
+    pub return_to: String,
+    /// The professional's national id (or `sub`), for the audit log.
+    pub professional: String,
+}
+
 /// The public view of a session (no token).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
@@ -233,7 +244,7 @@ impl Psc {
         &self,
         params: &CallbackParams,
         browser_binding: Option<&str>,
-    ) -> Result<(String, String), PscError> {
+    ) -> Result<LoginDone, PscError> {
         let state = params.state.as_deref().ok_or(PscError::StateMismatch)?;
         let pending = {
             let mut map = self.pending();
@@ -274,7 +285,18 @@ impl Psc {
         let handle = self
             .open_session(&client, &token, Some(&pending.nonce))
             .await?;
-        Ok((handle, pending.return_to))
+        let professional = match self.sessions.get(&handle) {
+            Lookup::Live(s) => s
+                .professional
+                .national_id
+                .map_or(s.professional.sub, |n| n.value),
+            _ => String::new(),
+        };
+        Ok(LoginDone {
+            handle,
+            return_to: pending.return_to,
+            professional,
+        })
     }
 
     /// Verifies the ID token of `token` (nonce when given), its `acr`, reads UserInfo, stores the session.

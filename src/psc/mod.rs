@@ -33,7 +33,7 @@ pub mod professional;
 pub mod session;
 
 pub use error::PscError;
-pub use flow::{LoginStart, Psc, SessionView};
+pub use flow::{LoginDone, LoginStart, Psc, SessionView};
 pub use professional::{Activity, Exercice, NationalId, NationalIdKind, Professional};
 
 use crate::secret::Secret;
