@@ -38,14 +38,24 @@ fn node_available() -> bool {
 }
 
 #[tokio::test]
-async fn code_flow_against_panva_oidc_provider() {
+async fn code_flow_against_panva_oidc_provider_rs256() {
+    code_flow("RS256").await;
+}
+
+#[tokio::test]
+async fn code_flow_against_panva_oidc_provider_es256() {
+    code_flow("ES256").await;
+}
+
+/// Login, session, logout, with ID tokens signed `alg`.
+async fn code_flow(alg: &str) {
     if !node_available() {
         assert!(
             std::env::var_os("CI").is_none() && std::env::var_os("SEGUR_REQUIRE_NODE").is_none(),
             "node is required in CI for the independent OIDC provider test (scripts/test installs nodejs)"
         );
         eprintln!(
-            "\n*** SKIPPED code_flow_against_panva_oidc_provider: `node` not found (install nodejs, then npm ci in tests/fixtures/oidc-provider) ***\n"
+            "\n*** SKIPPED code_flow_against_panva_oidc_provider ({alg}): `node` not found (install nodejs, then npm ci in tests/fixtures/oidc-provider) ***\n"
         );
         return;
     }
@@ -64,7 +74,7 @@ async fn code_flow_against_panva_oidc_provider() {
     let redirect = format!("http://127.0.0.1:{port}/v1/psc/callback");
     let mut child = Command::new("node")
         .arg("server.mjs")
-        .args([&redirect, CLIENT_ID, CLIENT_SECRET])
+        .args([redirect.as_str(), CLIENT_ID, CLIENT_SECRET, alg])
         .current_dir(&fixture)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
