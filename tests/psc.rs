@@ -496,3 +496,17 @@ async fn cli_psc_login_prints_the_professional() {
     let v: Value = serde_json::from_str(&rest).unwrap();
     assert_eq!(v["professional"]["national_id"]["value"], CLAIRE, "{rest}");
 }
+
+#[tokio::test]
+async fn provider_key_rotation_refetches_the_jwks() {
+    let e = env().await;
+    e.login(CLAIRE).await;
+    let r = browser()
+        .post(format!("{}sim/rotate-key", e.sim))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let h = e.login(CLAIRE).await;
+    assert_eq!(e.get(&format!("/v1/psc/sessions/{h}")).await.0, 200);
+}

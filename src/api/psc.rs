@@ -36,6 +36,7 @@ impl From<PscError> for ApiError {
             PscError::ProviderRefused { .. } => StatusCode::FORBIDDEN,
             PscError::NonceMismatch
             | PscError::BadSignature(_)
+            | PscError::UnknownKey
             | PscError::Expired(_)
             | PscError::IdToken(_)
             | PscError::AcrRefused { .. } => StatusCode::UNAUTHORIZED,

@@ -46,6 +46,9 @@ pub enum PscError {
     /// The ID token's signature does not verify (tampered, wrong key, wrong client secret for HS256).
     #[error("ID token signature invalid: {0}")]
     BadSignature(String),
+    /// No key of the provider's JWKS matches the token's `kid` (key rotation: the JWKS is fetched again once).
+    #[error("no key of the provider's JWKS matches the ID token")]
+    UnknownKey,
     /// The ID token has expired.
     #[error("ID token expired: {0}")]
     Expired(String),
@@ -90,7 +93,7 @@ impl PscError {
             PscError::Token(_) => "psc.token_refused",
             PscError::MissingIdToken => "psc.id_token_missing",
             PscError::NonceMismatch => "psc.nonce_mismatch",
-            PscError::BadSignature(_) => "psc.id_token_signature",
+            PscError::BadSignature(_) | PscError::UnknownKey => "psc.id_token_signature",
             PscError::Expired(_) => "psc.id_token_expired",
             PscError::IdToken(_) => "psc.id_token_invalid",
             PscError::AcrRefused { .. } => "psc.acr_refused",
@@ -114,6 +117,9 @@ pub(crate) fn from_claims_error(e: openidconnect::ClaimsVerificationError) -> Ps
     match e {
         C::InvalidNonce(_) => PscError::NonceMismatch,
         C::Expired(m) => PscError::Expired(m),
+        C::SignatureVerification(openidconnect::SignatureVerificationError::NoMatchingKey) => {
+            PscError::UnknownKey
+        }
         C::SignatureVerification(s) => PscError::BadSignature(s.to_string()),
         other => PscError::IdToken(other.to_string()),
     }

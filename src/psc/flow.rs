@@ -282,9 +282,20 @@ impl Psc {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        let handle = self
+        let handle = match self
             .open_session(&client, &token, Some(&pending.nonce))
-            .await?;
+            .await
+        {
+            // The provider rotated its keys since the JWKS was cached: fetch it again, verify once more.
+            Err(PscError::UnknownKey) => {
+                self.metadata.invalidate();
+                let m = self.metadata.get(&self.http).await?;
+                let client = self.client(&m)?;
+                self.open_session(&client, &token, Some(&pending.nonce))
+                    .await?
+            }
+            other => other?,
+        };
         let professional = match self.sessions.get(&handle) {
             Lookup::Live(s) => s
                 .professional

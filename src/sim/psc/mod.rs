@@ -13,7 +13,7 @@
 //! - Misbehaviours for tests ([`Behaviour`]): wrong `acr`, corrupted signature, HS256 with a wrong secret, expired
 //!   ID token, wrong nonce; changed at run time with `PUT /sim/behaviour` (JSON), read with `GET /sim/behaviour`.
 //!   `POST /sim/ciba/decide` (`login_hint`, `decision=approve|deny`) plays the professional's e-CPS app;
-//!   `GET /sim/stats` counts end-session and refresh calls.
+//!   `GET /sim/stats` counts end-session and refresh calls; `POST /sim/rotate-key` replaces the signing key.
 //!
 //! **TLS choice.** The other simulators require a client certificate, as their national services do. This one
 //! serves HTTPS with the test server certificate but does *not* require a client certificate: its authorize page is

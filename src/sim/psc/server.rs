@@ -98,7 +98,7 @@ struct Tables {
 
 /// The simulator's state.
 pub struct SimPsc {
-    key: SigningKey,
+    key: std::sync::RwLock<Arc<SigningKey>>,
     port: AtomicU16,
     behaviour: Mutex<Behaviour>,
     tables: Mutex<Tables>,
@@ -109,7 +109,7 @@ pub struct SimPsc {
 impl std::fmt::Debug for SimPsc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimPsc")
-            .field("key", &self.key)
+            .field("key", &self.key())
             .finish_non_exhaustive()
     }
 }
@@ -126,13 +126,25 @@ impl SimPsc {
     /// New state with a fresh RS256 key.
     pub fn new() -> Result<SimPsc, String> {
         Ok(SimPsc {
-            key: SigningKey::generate()?,
+            key: std::sync::RwLock::new(Arc::new(SigningKey::generate()?)),
             port: AtomicU16::new(0),
             behaviour: Mutex::new(Behaviour::default()),
             tables: Mutex::new(Tables::default()),
             end_sessions: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
         })
+    }
+
+    /// The current signing key.
+    fn key(&self) -> Arc<SigningKey> {
+        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the signing key (key rotation: the JWKS then publishes only the new key).
+    pub fn rotate_key(&self) -> Result<(), String> {
+        let key = Arc::new(SigningKey::generate()?);
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+        Ok(())
     }
 
     /// Records the bound port (URLs in discovery and tokens depend on it).
@@ -218,7 +230,7 @@ impl SimPsc {
             };
             jwt::sign_hs256(&claims, secret.as_bytes())
         } else {
-            self.key.sign_rs256(&claims, "JWT")?
+            self.key().sign_rs256(&claims, "JWT")?
         };
         Ok(if b.bad_signature {
             jwt::corrupt(&token)
@@ -308,6 +320,7 @@ pub fn router(state: Arc<SimPsc>) -> Router {
         .route("/sim/behaviour", get(get_behaviour).put(put_behaviour))
         .route("/sim/ciba/decide", post(ciba_decide))
         .route("/sim/stats", get(stats))
+        .route("/sim/rotate-key", post(rotate_key))
         .with_state(state)
 }
 
@@ -316,7 +329,7 @@ async fn discovery(State(s): State<Arc<SimPsc>>) -> Json<Value> {
 }
 
 async fn certs(State(s): State<Arc<SimPsc>>) -> Json<Value> {
-    Json(s.key.jwks())
+    Json(s.key().jwks())
 }
 
 fn esc(s: &str) -> String {
@@ -537,7 +550,7 @@ async fn userinfo(State(s): State<Arc<SimPsc>>, headers: HeaderMap) -> Response 
     if s.behaviour().userinfo_jwt {
         claims["iss"] = json!(s.issuer());
         claims["aud"] = json!(CLIENT_ID);
-        match s.key.sign_rs256(&claims, "JWT") {
+        match s.key().sign_rs256(&claims, "JWT") {
             Ok(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
             Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
         }
@@ -693,4 +706,11 @@ async fn stats(State(s): State<Arc<SimPsc>>) -> Json<Value> {
         "end_session": s.end_sessions.load(Ordering::Relaxed),
         "refresh": s.refreshes.load(Ordering::Relaxed),
     }))
+}
+
+async fn rotate_key(State(s): State<Arc<SimPsc>>) -> Response {
+    match s.rotate_key() {
+        Ok(()) => Json(json!({"kid": s.key().kid})).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
 }
