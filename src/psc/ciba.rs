@@ -98,20 +98,27 @@ pub enum CibaStatus {
     },
 }
 
-/// The back-channel requests of the daemon, by local id.
+/// How long the outcome of a back-channel login stays readable.
+const KEEP: Duration = Duration::from_secs(3600);
+
+/// The back-channel requests of the daemon, by local id (outcomes kept for an hour).
 #[derive(Debug, Default)]
-pub struct CibaRequests(Mutex<HashMap<String, CibaStatus>>);
+pub struct CibaRequests(Mutex<HashMap<String, (CibaStatus, std::time::Instant)>>);
 
 impl CibaRequests {
     fn set(&self, id: &str, s: CibaStatus) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(id.to_string(), s);
+            m.retain(|_, (_, at)| at.elapsed() < KEEP);
+            m.insert(id.to_string(), (s, std::time::Instant::now()));
         }
     }
 
     /// Current state.
     pub fn get(&self, id: &str) -> Option<CibaStatus> {
-        self.0.lock().ok().and_then(|m| m.get(id).cloned())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).map(|(s, _)| s.clone()))
     }
 }
 

@@ -21,6 +21,8 @@
 //!   the token endpoint *(verify per realm)*.
 //! - CIBA: the endpoint comes from the discovery field `backchannel_authentication_endpoint` (the spec's
 //!   `{issuer}/protocol/openid-connect/ext/ciba/auth` is Keycloak's, which publishes it there) *(verify)*.
+//! - Sessions live in memory only (the spec allows memory or encryption at rest): a daemon restart ends them and
+//!   professionals log in again; nothing secret is ever written to disk.
 //! - Tokens never leave the daemon and are never logged: `openidconnect`'s token types and [`Secret`] redact
 //!   `Debug`; errors never include a token.
 

@@ -11,7 +11,7 @@
 //!   end-session (`GET`/`POST`, `id_token_hint`); CIBA (`…/ext/ciba/auth`, poll mode with `slow_down`).
 //! - ID tokens RS256 with a key generated at start (JWKS at `…/certs`), or HS256 with the client secret.
 //! - Misbehaviours for tests ([`Behaviour`]): wrong `acr`, corrupted signature, HS256 with a wrong secret, expired
-//!   ID token, wrong nonce; changed at run time with `PUT /sim/behaviour` (JSON), read with `GET /sim/behaviour`.
+//!   ID token, wrong nonce, refused refresh, short-lived access tokens; changed at run time with `PUT /sim/behaviour` (JSON), read with `GET /sim/behaviour`.
 //!   `POST /sim/ciba/decide` (`login_hint`, `decision=approve|deny`) plays the professional's e-CPS app;
 //!   `GET /sim/stats` counts end-session and refresh calls; `POST /sim/rotate-key` replaces the signing key.
 //!
