@@ -97,8 +97,9 @@ pub(super) async fn login(
     let start = psc.start_login(&q.return_to).await?;
     let max_age = psc.settings().login_timeout.whole_seconds();
     let cookie = format!(
-        "{COOKIE}={}; Path=/v1/psc/callback; HttpOnly; SameSite=Lax; Max-Age={max_age}",
-        start.browser_binding
+        "{COOKIE}={}; {}; Max-Age={max_age}",
+        start.browser_binding,
+        cookie_attributes(psc)
     );
     Ok((
         StatusCode::FOUND,
@@ -109,6 +110,18 @@ pub(super) async fn login(
         ],
     )
         .into_response())
+}
+
+/// Scope of the login cookie: the callback's path as the browser sees it (the redirect URI may sit behind a
+/// reverse proxy prefix), `Secure` when the callback is HTTPS, not sent on cross-site subrequests.
+fn cookie_attributes(psc: &Psc) -> String {
+    let url = openidconnect::url::Url::parse(&psc.settings().redirect_uri).ok();
+    let path = url.as_ref().map_or("/", |u| u.path());
+    let secure = url.as_ref().is_some_and(|u| u.scheme() == "https");
+    format!(
+        "Path={path}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -168,7 +181,7 @@ pub(super) async fn callback(
             (header::LOCATION, url.to_string()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}=; Path=/v1/psc/callback; HttpOnly; Max-Age=0"),
+                format!("{COOKIE}=; {}; Max-Age=0", cookie_attributes(psc)),
             ),
             (header::CACHE_CONTROL, "no-store".into()),
         ],
