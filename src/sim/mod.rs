@@ -14,7 +14,7 @@
 //! - `psc`: the Pro Santé Connect OpenID provider ([`psc`]): HTTPS **without** client certificate (a browser opens
 //!   its authorize page), wallet discovery, authorize form, token, UserInfo, end-session, CIBA.
 //!
-//! The other protocol simulators (DMP, PSC, MSSanté, FHIR) register here as their modules arrive.
+//! The other protocol simulators (DMP, MSSanté, FHIR) register here as their modules arrive.
 
 pub mod faults;
 pub mod fhir;

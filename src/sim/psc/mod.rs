@@ -9,7 +9,8 @@
 //!   [`professionals`] (a form a person can click in a browser; the tests post it); token endpoint with
 //!   `client_secret_basic` and `client_secret_post`, refresh tokens (rotated); UserInfo as JSON or signed JWT;
 //!   end-session (`GET`/`POST`, `id_token_hint`); CIBA (`…/ext/ciba/auth`, poll mode with `slow_down`).
-//! - ID tokens RS256 with a key generated at start (JWKS at `…/certs`), or HS256 with the client secret.
+//! - ID tokens RS256 with a key generated at start, in the background (JWKS at `…/certs`), or HS256 with the
+//!   client secret.
 //! - Misbehaviours for tests ([`Behaviour`]): wrong `acr`, corrupted signature, HS256 with a wrong secret, expired
 //!   ID token, wrong nonce, refused refresh, short-lived access tokens; changed at run time with `PUT /sim/behaviour` (JSON), read with `GET /sim/behaviour`.
 //!   `POST /sim/ciba/decide` (`login_hint`, `decision=approve|deny`) plays the professional's e-CPS app;
@@ -40,6 +41,7 @@ pub async fn start(
     faults: crate::sim::faults::Faults,
 ) -> Result<(crate::sim::RunningSim, std::sync::Arc<SimPsc>), crate::sim::SimError> {
     let state = std::sync::Arc::new(SimPsc::new().map_err(crate::sim::SimError::Data)?);
+    state.generate_key_in_background();
     let tls = std::sync::Arc::new(crate::pki::tls::server_config(
         crate::pki::testpki::server(),
         None,

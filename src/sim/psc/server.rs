@@ -98,7 +98,7 @@ struct Tables {
 
 /// The simulator's state.
 pub struct SimPsc {
-    key: std::sync::RwLock<Arc<SigningKey>>,
+    key: std::sync::RwLock<Option<Arc<SigningKey>>>,
     port: AtomicU16,
     behaviour: Mutex<Behaviour>,
     tables: Mutex<Tables>,
@@ -109,7 +109,7 @@ pub struct SimPsc {
 impl std::fmt::Debug for SimPsc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimPsc")
-            .field("key", &self.key())
+            .field("port", &self.port)
             .finish_non_exhaustive()
     }
 }
@@ -123,10 +123,11 @@ fn now_secs() -> i64 {
 }
 
 impl SimPsc {
-    /// New state with a fresh RS256 key.
+    /// New state. The RS256 key is generated on first use, or earlier by [`SimPsc::generate_key_in_background`]
+    /// (RSA generation takes tens of milliseconds: the daemon's start-up does not wait for it).
     pub fn new() -> Result<SimPsc, String> {
         Ok(SimPsc {
-            key: std::sync::RwLock::new(Arc::new(SigningKey::generate()?)),
+            key: std::sync::RwLock::new(None),
             port: AtomicU16::new(0),
             behaviour: Mutex::new(Behaviour::default()),
             tables: Mutex::new(Tables::default()),
@@ -135,15 +136,32 @@ impl SimPsc {
         })
     }
 
-    /// The current signing key.
-    fn key(&self) -> Arc<SigningKey> {
-        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// Generates the signing key on another thread, unless a request needed it first.
+    pub fn generate_key_in_background(self: &Arc<Self>) {
+        let me = self.clone();
+        std::thread::spawn(move || {
+            let _ = me.key();
+        });
+    }
+
+    /// The current signing key (generated at first use).
+    fn key(&self) -> Result<Arc<SigningKey>, String> {
+        if let Some(k) = self.key.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(k.clone());
+        }
+        let mut slot = self.key.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = slot.as_ref() {
+            return Ok(k.clone());
+        }
+        let key = Arc::new(SigningKey::generate()?);
+        *slot = Some(key.clone());
+        Ok(key)
     }
 
     /// Replaces the signing key (key rotation: the JWKS then publishes only the new key).
     pub fn rotate_key(&self) -> Result<(), String> {
         let key = Arc::new(SigningKey::generate()?);
-        *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
         Ok(())
     }
 
@@ -230,7 +248,7 @@ impl SimPsc {
             };
             jwt::sign_hs256(&claims, secret.as_bytes())
         } else {
-            self.key().sign_rs256(&claims, "JWT")?
+            self.key()?.sign_rs256(&claims, "JWT")?
         };
         Ok(if b.bad_signature {
             jwt::corrupt(&token)
@@ -328,8 +346,11 @@ async fn discovery(State(s): State<Arc<SimPsc>>) -> Json<Value> {
     Json(s.discovery())
 }
 
-async fn certs(State(s): State<Arc<SimPsc>>) -> Json<Value> {
-    Json(s.key().jwks())
+async fn certs(State(s): State<Arc<SimPsc>>) -> Response {
+    match s.key() {
+        Ok(k) => Json(k.jwks()).into_response(),
+        Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -550,7 +571,7 @@ async fn userinfo(State(s): State<Arc<SimPsc>>, headers: HeaderMap) -> Response 
     if s.behaviour().userinfo_jwt {
         claims["iss"] = json!(s.issuer());
         claims["aud"] = json!(CLIENT_ID);
-        match s.key().sign_rs256(&claims, "JWT") {
+        match s.key().and_then(|k| k.sign_rs256(&claims, "JWT")) {
             Ok(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
             Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
         }
@@ -710,7 +731,7 @@ async fn stats(State(s): State<Arc<SimPsc>>) -> Json<Value> {
 
 async fn rotate_key(State(s): State<Arc<SimPsc>>) -> Response {
     match s.rotate_key() {
-        Ok(()) => Json(json!({"kid": s.key().kid})).into_response(),
+        Ok(()) => Json(json!({"kid": s.key().map(|k| k.kid.clone()).ok()})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
 }
