@@ -64,6 +64,7 @@ async fn main() {
         .env("SEGUR_API__LISTEN", format!("127.0.0.1:{port}"))
         .env("SEGUR_STORE__PATH", dir.path().join("segur.db"))
         .env("SEGUR_SANDBOX__PORTS__TLS_CHECK", "0")
+        .env("SEGUR_SANDBOX__PORTS__PSC", "0")
         .env("SEGUR_SANDBOX__PORTS__INSI", "0")
         .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
         .env("SEGUR_API_KEY", KEY)

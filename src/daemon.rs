@@ -125,6 +125,7 @@ pub struct Daemon {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     finess_task: JoinHandle<()>,
+    psc_task: Option<JoinHandle<()>>,
 }
 
 /// Options that do not come from the configuration file.
@@ -171,24 +172,6 @@ impl Daemon {
             sandbox_key = Some(key);
         }
 
-        let audit = crate::store::audit::AuditLog::start(store.clone());
-        let state = Arc::new(Shared {
-            finess,
-            annuaire,
-            persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
-            insi,
-            audit,
-            store,
-            keys,
-            metrics: Default::default(),
-            certs: watched,
-            expiry_windows: (config.pki.expiry_warn_days, config.pki.expiry_error_days),
-            sandbox: sims.as_ref().map(SimHost::infos),
-            request_timeout: Duration::from_secs(config.api.request_timeout_secs),
-            body_limit: config.api.body_limit,
-        });
-        let finess_task = tokio::spawn(api::finess::keep_loaded(state.clone()));
-        let app = api::router(state.clone());
         let listener =
             TcpListener::bind(config.api.listen)
                 .await
@@ -200,6 +183,27 @@ impl Daemon {
             addr: config.api.listen,
             source: e,
         })?;
+        let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?.map(Arc::new);
+        let audit = crate::store::audit::AuditLog::start(store.clone());
+        let state = Arc::new(Shared {
+            finess,
+            annuaire,
+            persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
+            insi,
+            psc,
+            audit,
+            store,
+            keys,
+            metrics: Default::default(),
+            certs: watched,
+            expiry_windows: (config.pki.expiry_warn_days, config.pki.expiry_error_days),
+            sandbox: sims.as_ref().map(SimHost::infos),
+            request_timeout: Duration::from_secs(config.api.request_timeout_secs),
+            body_limit: config.api.body_limit,
+        });
+        let finess_task = tokio::spawn(api::finess::keep_loaded(state.clone()));
+        let psc_task = state.psc.clone().map(|p| tokio::spawn(sweep_sessions(p)));
+        let app = api::router(state.clone());
         let (stop, mut rx) = watch::channel(false);
         let server = match (&config.api.tls_cert, &config.api.tls_key) {
             (Some(cert), Some(key)) => {
@@ -239,6 +243,7 @@ impl Daemon {
             stop,
             server,
             finess_task,
+            psc_task,
         })
     }
 
@@ -250,6 +255,9 @@ impl Daemon {
     /// Stops the API, then the simulators, then closes the store.
     pub async fn shutdown(self) {
         self.finess_task.abort();
+        if let Some(t) = &self.psc_task {
+            t.abort();
+        }
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
         if let Some(s) = self.sims {
@@ -356,6 +364,86 @@ pub fn annuaire_client(
     crate::finess::online::client(&url, Some(annuaire_key(config)), Some(trust), timeout)
         .map(Some)
         .map_err(invalid)
+}
+
+/// The Pro Santé Connect client: the configured realm, or the embedded provider in sandbox mode; `None` when
+/// neither (the PSC routes then answer 503 `psc.not_configured`). `loopback_return_to` also accepts loopback
+/// `return_to` URLs (sandbox, `segur psc login`).
+pub fn psc_client(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+    loopback_return_to: bool,
+    api_addr: SocketAddr,
+) -> Result<Option<crate::psc::Psc>, DaemonError> {
+    use crate::psc::{ReturnToPolicy, Settings, session::Timeouts};
+    let c = &config.psc;
+    let sim = sims.and_then(|s| s.url("psc"));
+    let (issuer, client_id, secret) = match (&c.issuer, sim) {
+        (Some(i), _) => match &c.client_id {
+            Some(id) => (i.clone(), id.clone(), c.client_secret.clone()),
+            None => {
+                return Err(DaemonError::Config(crate::config::ConfigError::Invalid {
+                    key: "psc.client_id".into(),
+                    message: "psc.issuer is set: the client id registered with the ANS is required"
+                        .into(),
+                }));
+            }
+        },
+        (None, Some(url)) => (
+            format!("{}{}", url.trim_end_matches('/'), crate::sim::psc::REALM),
+            c.client_id
+                .clone()
+                .unwrap_or_else(|| crate::sim::psc::CLIENT_ID.into()),
+            c.client_secret
+                .clone()
+                .or_else(|| Some(Secret::new(crate::sim::psc::CLIENT_SECRET))),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let roots = if c.trust_roots.is_empty() {
+        certs.roots.clone()
+    } else {
+        crate::pki::TrustRoots::load(&c.trust_roots)?
+    };
+    let identity = c.certificate.as_ref().map(Identity::load).transpose()?;
+    let http =
+        crate::http::mtls_client(&roots, identity.as_ref(), crate::http::Timeouts::default())?;
+    let redirect = c
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| format!("http://{api_addr}/v1/psc/callback"));
+    let mut settings = Settings::new(&issuer, &client_id, &redirect);
+    settings.discovery_url = c.discovery_url.clone();
+    settings.client_secret = secret;
+    settings.client_auth = c.client_auth;
+    settings.scopes = c.scope.split_whitespace().map(str::to_string).collect();
+    settings.acr = c.acr.clone();
+    settings.return_to = ReturnToPolicy {
+        allow: c.return_to_allow.clone(),
+        loopback: loopback_return_to,
+    };
+    settings.metadata_refresh = Duration::from_secs(c.metadata_refresh_secs);
+    settings.login_timeout = time::Duration::seconds(c.login_timeout_secs as i64);
+    settings.sessions = Timeouts {
+        idle: time::Duration::seconds(c.session_idle_secs as i64),
+        absolute: time::Duration::seconds(c.session_max_secs as i64),
+    };
+    Ok(Some(crate::psc::Psc::new(
+        settings,
+        http,
+        Arc::new(crate::psc::session::SystemClock),
+    )))
+}
+
+async fn sweep_sessions(psc: Arc<crate::psc::Psc>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let n = psc.sessions.sweep();
+        if n > 0 {
+            tracing::debug!(expired = n, "PSC sessions swept");
+        }
+    }
 }
 
 /// A value kept in a file of the data directory: read when present and `valid`, otherwise made by `make`,

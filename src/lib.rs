@@ -31,6 +31,7 @@ pub mod ins;
 pub mod logging;
 pub mod net;
 pub mod pki;
+pub mod psc;
 pub mod secret;
 pub mod sim;
 pub mod store;

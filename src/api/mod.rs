@@ -16,6 +16,7 @@ mod ins;
 pub mod json;
 pub mod metrics;
 pub mod query;
+mod psc;
 mod routes;
 
 pub use error::ApiError;
@@ -56,6 +57,8 @@ pub struct Shared {
     pub persons: crate::ins::person::Persons,
     /// INSi client (configured endpoint or the sandbox simulator).
     pub insi: Option<crate::ins::client::InsiClient>,
+    /// Pro Santé Connect client and sessions (configured realm or the sandbox provider).
+    pub psc: Option<Arc<crate::psc::Psc>>,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

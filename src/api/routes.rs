@@ -21,6 +21,7 @@ pub(super) fn public() -> Router<AppState> {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(super::psc::public())
 }
 
 /// `/v1` routes (the caller adds the API-key layer).
@@ -30,6 +31,7 @@ pub(super) fn v1() -> Router<AppState> {
         .route("/v1/certs/inspect", post(inspect_cert))
         .merge(super::ins::routes())
         .merge(super::finess::routes())
+        .merge(super::psc::routes())
 }
 
 /// The OpenAPI document.
@@ -41,10 +43,15 @@ pub(super) fn v1() -> Router<AppState> {
         super::ins::search, super::ins::search_vitale, super::ins::create_person, super::ins::get_person,
         super::ins::patch_person, super::ins::person_insi, super::ins::identity_document,
         super::finess::lookup, super::finess::search,
+        super::psc::login, super::psc::callback, super::psc::session, super::psc::logout,
+        super::psc::ciba_start, super::psc::ciba_status,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
         super::ins::TraitsBody, super::ins::VitaleBody, super::ins::DocumentBody, crate::ins::person::PersonPatch,
+        super::psc::CibaBody, crate::psc::SessionView, crate::psc::Professional, crate::psc::Exercice,
+        crate::psc::Activity, crate::psc::NationalId, crate::psc::NationalIdKind, crate::psc::ciba::CibaStarted,
+        crate::psc::ciba::CibaStatus,
     )),
     modifiers(&BearerAuth)
 )]

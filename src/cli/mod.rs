@@ -16,6 +16,7 @@ mod certs;
 mod dmp;
 mod finess;
 mod ids;
+mod psc;
 
 use crate::config::{Config, Loaded};
 use crate::logging::{self, LogFormat};
@@ -69,6 +70,9 @@ pub enum Command {
     /// DMP: inspect what the gateway sends (signed VIHF).
     #[command(subcommand)]
     Dmp(dmp::DmpCmd),
+    /// Pro Santé Connect: log a professional in from the terminal.
+    #[command(subcommand)]
+    Psc(psc::PscCmd),
 }
 
 /// `segur config …`
@@ -166,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Finess(cmd) => return finess::run(cmd, cli.config.as_deref()),
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
+        Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

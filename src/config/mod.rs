@@ -223,15 +223,64 @@ impl Default for InsConfig {
 }
 
 /// `[psc]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PscConfig {
     /// Issuer URL of the Pro Santé Connect realm. Empty in sandbox mode = the embedded provider.
     pub issuer: Option<String>,
+    /// Discovery document URL, when not `{issuer}/.well-known/wallet-openid-configuration` (the standard
+    /// `/.well-known/openid-configuration` is tried after the wallet path anyway).
+    pub discovery_url: Option<String>,
     /// Client id registered with the ANS.
     pub client_id: Option<String>,
-    /// Client secret (prefer `SEGUR_PSC__CLIENT_SECRET`).
+    /// Client secret (prefer `SEGUR_PSC__CLIENT_SECRET`); also the HS256 key of ID tokens.
     pub client_secret: Option<Secret>,
+    /// Client authentication at the token endpoint: `basic` (client_secret_basic) or `post` (client_secret_post).
+    pub client_auth: crate::psc::ClientAuth,
+    /// Redirect URI registered with the ANS. Empty = the daemon's own `http://<api.listen>/v1/psc/callback`.
+    pub redirect_uri: Option<String>,
+    /// Scopes requested besides `openid`, space separated.
+    pub scope: String,
+    /// Authentication level required (`acr_values` sent, `acr` of the ID token checked).
+    pub acr: String,
+    /// URL prefixes the DUI may ask to be sent back to after login (`/v1/psc/login?return_to=`). The sandbox also
+    /// accepts any loopback URL.
+    pub return_to_allow: Vec<String>,
+    /// PEM files of the roots trusted for the PSC hosts. Empty = `pki.trust_roots`. The national PSC hosts use
+    /// public web certificates: point this at the system bundle (`/etc/ssl/certs/ca-certificates.crt`).
+    pub trust_roots: Vec<PathBuf>,
+    /// Certificate presented to PSC for mutual TLS, when the realm asks for one (none by default).
+    pub certificate: Option<CertSource>,
+    /// Seconds a login may take between `/v1/psc/login` and the callback.
+    pub login_timeout_secs: u64,
+    /// A session ends after this many seconds without use…
+    pub session_idle_secs: u64,
+    /// …and at the latest this many seconds after login.
+    pub session_max_secs: u64,
+    /// Seconds between two fetches of the discovery document and JWKS.
+    pub metadata_refresh_secs: u64,
+}
+
+impl Default for PscConfig {
+    fn default() -> Self {
+        PscConfig {
+            issuer: None,
+            discovery_url: None,
+            client_id: None,
+            client_secret: None,
+            client_auth: crate::psc::ClientAuth::Basic,
+            redirect_uri: None,
+            scope: "scope_all".into(),
+            acr: "eidas1".into(),
+            return_to_allow: Vec::new(),
+            trust_roots: Vec::new(),
+            certificate: None,
+            login_timeout_secs: 600,
+            session_idle_secs: 1800,
+            session_max_secs: 12 * 3600,
+            metadata_refresh_secs: 3600,
+        }
+    }
 }
 
 /// `[finess]`
@@ -405,6 +454,46 @@ impl Config {
                 "pki.expiry_error_days",
                 "must not exceed pki.expiry_warn_days".into(),
             ));
+        }
+        if let Some(c) = &self.psc.certificate
+            && !matches!(
+                (&c.pkcs12, &c.cert, &c.key),
+                (Some(_), None, None) | (None, Some(_), Some(_))
+            )
+        {
+            return Err(invalid(
+                "psc.certificate",
+                "give either pkcs12 (+ password) or cert + key, not both".into(),
+            ));
+        }
+        for (key, value) in [
+            ("psc.login_timeout_secs", self.psc.login_timeout_secs),
+            ("psc.session_idle_secs", self.psc.session_idle_secs),
+            ("psc.session_max_secs", self.psc.session_max_secs),
+            ("psc.metadata_refresh_secs", self.psc.metadata_refresh_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        for (key, value) in [
+            ("psc.issuer", &self.psc.issuer),
+            ("psc.discovery_url", &self.psc.discovery_url),
+            ("psc.redirect_uri", &self.psc.redirect_uri),
+        ] {
+            if let Some(v) = value
+                && openidconnect::url::Url::parse(v).is_err()
+            {
+                return Err(invalid(key, format!("{v:?} is not an absolute URL")));
+            }
+        }
+        for v in &self.psc.return_to_allow {
+            if openidconnect::url::Url::parse(v).is_err() {
+                return Err(invalid(
+                    "psc.return_to_allow",
+                    format!("{v:?} is not an absolute URL"),
+                ));
+            }
         }
         if !self.sandbox.bind.is_loopback() {
             return Err(invalid(

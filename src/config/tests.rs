@@ -145,3 +145,27 @@ fn example_file_is_valid_and_covers_every_section() {
     }
     Config::load(Some(&path), []).unwrap();
 }
+
+#[test]
+fn psc_section_is_checked_and_overridable() {
+    let c = load(
+        "[psc]\nissuer = \"https://auth.example/realms/w\"\nreturn_to_allow = [\"https://dui.example/\"]\n",
+        &[
+            ("SEGUR_PSC__CLIENT_AUTH", "post"),
+            ("SEGUR_PSC__SESSION_IDLE_SECS", "60"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.psc.client_auth, crate::psc::ClientAuth::Post);
+    assert_eq!(c.psc.session_idle_secs, 60);
+    assert_eq!(
+        (c.psc.scope.as_str(), c.psc.acr.as_str()),
+        ("scope_all", "eidas1")
+    );
+    let err = load("[psc]\nissuer = \"not a url\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("psc.issuer"), "{err}");
+    let err = load("[psc]\nsession_max_secs = 0\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("psc.session_max_secs"), "{err}");
+    let err = load("[psc]\nclient_auth = \"jwt\"\n", &[]).unwrap_err();
+    assert_eq!(err.key(), Some("psc.client_auth"), "{err}");
+}

@@ -233,6 +233,12 @@ impl SimHost {
             )
             .await?,
         );
+        let (psc, _) = super::psc::start(
+            SocketAddr::new(config.bind, port("psc")),
+            super::faults::Faults::from_config(config, "psc"),
+        )
+        .await?;
+        sims.push(psc);
         Ok(SimHost { sims })
     }
 

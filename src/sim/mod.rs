@@ -13,13 +13,16 @@
 //!
 //! - `fhir`: the Annuaire Santé FHIR API ([`fhir`]) at `/fhir/v2/`, serving `Organization`s from the daemon's
 //!   FINESS index; server TLS only (the real API takes an API key, not a client certificate).
+//! - `psc`: the Pro Santé Connect OpenID provider ([`psc`]): HTTPS **without** client certificate (a browser opens
+//!   its authorize page), wallet discovery, authorize form, token, UserInfo, end-session, CIBA.
 //!
-//! The other protocol simulators (DMP, PSC, MSSanté) register here as their modules arrive.
+//! The other protocol simulators (DMP, MSSanté) register here as their modules arrive.
 
 pub mod faults;
 pub mod fhir;
 mod host;
 pub mod insi;
+pub mod psc;
 pub mod tls_check;
 
 pub use host::{
@@ -28,7 +31,7 @@ pub use host::{
 };
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
@@ -36,6 +39,7 @@ pub fn default_port(name: &str) -> u16 {
         "tls_check" => 9440,
         "insi" => 9441,
         "fhir" => 9442,
+        "psc" => 9443,
         _ => 0,
     }
 }
