@@ -15,8 +15,8 @@ pub mod finess;
 mod ins;
 pub mod json;
 pub mod metrics;
-pub mod query;
 mod psc;
+pub mod query;
 mod routes;
 
 pub use error::ApiError;
