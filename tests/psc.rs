@@ -398,7 +398,7 @@ async fn ciba_approve_deny_and_timeout() {
         .await;
     assert_eq!(
         (s, b["code"].as_str()),
-        (502, Some("psc.token_refused")),
+        (422, Some("psc.ciba_unknown_user")),
         "{b}"
     );
     let (s, _) = e.get("/v1/psc/ciba/unknown").await;

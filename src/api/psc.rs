@@ -43,6 +43,7 @@ impl From<PscError> for ApiError {
             PscError::SessionNotFound | PscError::CibaNotFound => StatusCode::NOT_FOUND,
             PscError::SessionExpired(_) => StatusCode::GONE,
             PscError::CibaUnsupported => StatusCode::NOT_IMPLEMENTED,
+            PscError::CibaUnknownUser(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         if status.is_server_error() {
             tracing::warn!(code = e.code(), error = %e, "PSC");

@@ -169,6 +169,12 @@ impl Psc {
         let (status, body) = self.back_channel_post(&url, form).await?;
         if status != 200 {
             let text = String::from_utf8_lossy(&body);
+            let error = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string));
+            if status == 400 && error.as_deref() == Some("unknown_user_id") {
+                return Err(PscError::CibaUnknownUser(text.into_owned()));
+            }
             return Err(PscError::Token(format!(
                 "CIBA request refused (HTTP {status}): {text}"
             )));

@@ -75,6 +75,10 @@ pub enum PscError {
     /// No CIBA request with this id.
     #[error("no such back-channel request")]
     CibaNotFound,
+    /// The provider does not know the professional named by the CIBA `login_hint` (CIBA Core §13
+    /// `unknown_user_id`): the caller's input is wrong, retrying will not help.
+    #[error("the provider does not know this professional (login_hint): {0}")]
+    CibaUnknownUser(String),
     /// The provider has no back-channel endpoint.
     #[error("the provider does not offer CIBA (no backchannel_authentication_endpoint)")]
     CibaUnsupported,
@@ -101,6 +105,7 @@ impl PscError {
             PscError::SessionNotFound => "psc.session_not_found",
             PscError::SessionExpired(_) => "psc.session_expired",
             PscError::CibaNotFound => "psc.ciba_not_found",
+            PscError::CibaUnknownUser(_) => "psc.ciba_unknown_user",
             PscError::CibaUnsupported => "psc.ciba_unsupported",
         }
     }
