@@ -151,6 +151,7 @@ impl Daemon {
             let context = crate::sim::SimContext {
                 finess: Arc::new(move || index.get()),
                 annuaire_key: Some(annuaire_key(config)),
+                store: Some(store.clone()),
             };
             Some(SimHost::start(&config.sandbox, context).await?)
         } else {

@@ -14,8 +14,13 @@
 //! - `fhir`: the Annuaire Santé FHIR API ([`fhir`]) at `/fhir/v2/`, serving `Organization`s from the daemon's
 //!   FINESS index; server TLS only (the real API takes an API key, not a client certificate).
 //!
-//! The other protocol simulators (DMP, PSC, MSSanté) register here as their modules arrive.
+//! - `dmp`: the DMP web services ([`dmp`]) at `/si-dmp-server/v2/services/`: TD0.2, ITI-41 over MTOM, VIHF
+//!   signature verification, XDS metadata rules; documents kept in the daemon's store. Port 9444 (9443 is left
+//!   to the PSC simulator).
+//!
+//! The other protocol simulators (PSC, MSSanté) register here as their modules arrive.
 
+pub mod dmp;
 pub mod faults;
 pub mod fhir;
 mod host;
@@ -28,7 +33,7 @@ pub use host::{
 };
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "dmp"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
@@ -36,6 +41,7 @@ pub fn default_port(name: &str) -> u16 {
         "tls_check" => 9440,
         "insi" => 9441,
         "fhir" => 9442,
+        "dmp" => 9444,
         _ => 0,
     }
 }
