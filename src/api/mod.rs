@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod dmp;
 pub mod error;
 pub mod finess;
 mod ins;
@@ -56,6 +57,8 @@ pub struct Shared {
     pub persons: crate::ins::person::Persons,
     /// INSi client (configured endpoint or the sandbox simulator).
     pub insi: Option<crate::ins::client::InsiClient>,
+    /// DMP client and document settings.
+    pub dmp: dmp::DmpState,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

@@ -30,6 +30,7 @@ pub(super) fn v1() -> Router<AppState> {
         .route("/v1/certs/inspect", post(inspect_cert))
         .merge(super::ins::routes())
         .merge(super::finess::routes())
+        .merge(super::dmp::routes())
 }
 
 /// The OpenAPI document.
@@ -41,10 +42,13 @@ pub(super) fn v1() -> Router<AppState> {
         super::ins::search, super::ins::search_vitale, super::ins::create_person, super::ins::get_person,
         super::ins::patch_person, super::ins::person_insi, super::ins::identity_document,
         super::finess::lookup, super::finess::search,
+        super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send, super::dmp::get_job,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
         super::ins::TraitsBody, super::ins::VitaleBody, super::ins::DocumentBody, crate::ins::person::PersonPatch,
+        super::dmp::PpsBody, super::dmp::PpsCreated, super::dmp::AccessBody, super::dmp::SendBody,
+        crate::dmp::answer::AccessResult,
     )),
     modifiers(&BearerAuth)
 )]
