@@ -181,7 +181,13 @@ impl Daemon {
         let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
         let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
         let dmp = api::dmp::DmpState {
-            client: dmp_client(config, &certs, sims.as_ref(), sandbox, opts.dmp_transport.as_ref())?,
+            client: dmp_client(
+                config,
+                &certs,
+                sims.as_ref(),
+                sandbox,
+                opts.dmp_transport.as_ref(),
+            )?,
             source_id: crate::cda::uuid_oid(
                 uuid::Uuid::parse_str(&instance_id(&config.store.path)).unwrap_or_default(),
             ),
@@ -361,15 +367,22 @@ pub fn dmp_client(
             reason: format!("the DMP needs the {what} certificate"),
         })
     };
-    let auth = certs.auth_cli.as_ref().ok_or_else(|| missing("AUTH_CLI (pki.auth_cli)"))?;
-    let sign = certs.sign.as_ref().ok_or_else(|| missing("SIGN (pki.sign)"))?;
+    let auth = certs
+        .auth_cli
+        .as_ref()
+        .ok_or_else(|| missing("AUTH_CLI (pki.auth_cli)"))?;
+    let sign = certs
+        .sign
+        .as_ref()
+        .ok_or_else(|| missing("SIGN (pki.sign)"))?;
     let homologation_id = match (&config.dmp.homologation_id, sandbox) {
         (Some(h), _) => h.clone(),
         (None, true) => "SANDBOX".to_string(),
         (None, false) => {
             return Err(DaemonError::Config(crate::config::ConfigError::Invalid {
                 key: "dmp.homologation_id".into(),
-                message: "the DMP homologation number of the software is required to call the DMP".into(),
+                message: "the DMP homologation number of the software is required to call the DMP"
+                    .into(),
             }));
         }
     };

@@ -100,7 +100,11 @@ fn qualified_ins(p: &Person) -> Result<Ins, ApiError> {
 }
 
 async fn person(state: &AppState, id: &str) -> Result<Person, ApiError> {
-    state.persons.get(id).await.map_err(super::ins::person_error)
+    state
+        .persons
+        .get(id)
+        .await
+        .map_err(super::ins::person_error)
 }
 
 fn cda_error(e: &CdaError) -> ApiError {
@@ -170,7 +174,10 @@ fn plan_document(p: &Person, mut plan: Map<String, Value>) -> Result<PpsDocument
         .remove("local_id")
         .ok_or_else(|| e422("cda.invalid_plan", "plan.local_id is required"))?;
     let t = &p.traits;
-    let ins = p.ins.as_ref().map(|i| json!({"value": i.value, "oid": i.oid}));
+    let ins = p
+        .ins
+        .as_ref()
+        .map(|i| json!({"value": i.value, "oid": i.oid}));
     plan.insert(
         "person".into(),
         json!({
@@ -246,7 +253,10 @@ pub(super) async fn create_pps(
                 ));
             }
             if !bytes.starts_with(b"%PDF-") {
-                return Err(e422("cda.not_pdf", "the content is not a PDF (no %PDF- header)"));
+                return Err(e422(
+                    "cda.not_pdf",
+                    "the content is not a PDF (no %PDF- header)",
+                ));
             }
             Some(bytes)
         }
@@ -335,7 +345,10 @@ pub(super) async fn get_document(
         .document(&id)
         .await
         .map_err(|e| not_found("document.not_found", e))?;
-    Ok(([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], d.xml))
+    Ok((
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        d.xml,
+    ))
 }
 
 fn client(state: &AppState) -> Result<&DmpClient, ApiError> {
@@ -420,7 +433,12 @@ pub(super) async fn send(
     state.store.insert_job(&job_id, &doc.id).await?;
     state
         .audit
-        .record(ctx.audit("dmp.send_queued", Some(doc.id.clone()), "ok", Some(json!({"job_id": job_id}))))
+        .record(ctx.audit(
+            "dmp.send_queued",
+            Some(doc.id.clone()),
+            "ok",
+            Some(json!({"job_id": job_id})),
+        ))
         .await;
     let task_state = Arc::clone(&state);
     let id = job_id.clone();
@@ -485,7 +503,13 @@ async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
     let built_at =
         OffsetDateTime::parse(&doc.built_at, &Rfc3339).map_err(|e| internal(e.to_string()))?;
     let previous = match &doc.replaces {
-        Some(id) => Some(state.store.document(id).await.map_err(|e| internal(e.to_string()))?),
+        Some(id) => Some(
+            state
+                .store
+                .document(id)
+                .await
+                .map_err(|e| internal(e.to_string()))?,
+        ),
         None => None,
     };
     let ids = DocumentIds {
@@ -498,7 +522,9 @@ async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
         .await
         .map_err(|e| failure(&e.code, e.message, false))?;
     if cda.xml() != doc.xml {
-        return Err(internal("the rebuilt document differs from the stored one".into()));
+        return Err(internal(
+            "the rebuilt document differs from the stored one".into(),
+        ));
     }
     let entry = uuid::Uuid::parse_str(&doc.entry_uuid).map_err(|e| internal(e.to_string()))?;
     let sub_ids = SubmissionIds {

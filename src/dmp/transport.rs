@@ -7,8 +7,8 @@
 //! could not be established (nothing was sent); an ITI-41 that may have reached the DMP is never resent here.
 
 use crate::http::{Timeouts, mtls_client};
-use crate::pki::{Identity, PkiError, TrustRoots, tls};
 pub use crate::ins::transport::{BoxFuture, SoapReply};
+use crate::pki::{Identity, PkiError, TrustRoots, tls};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 

@@ -216,12 +216,11 @@ impl Store {
                 .fetch_optional(self.sqlite())
                 .await?;
         let r = raw.ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
-        let result = r
-            .3
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result =
+            r.3.as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(JobRow {
             id: r.0,
             document_id: r.1,
@@ -274,7 +273,11 @@ impl Store {
         &self,
         unique_id: &str,
     ) -> Result<Option<SimDocumentRow>, StoreError> {
-        let raw: Option<SimRaw> = sqlx::query_as(concat!("SELECT ", sim_cols!(), " FROM sim_dmp_documents WHERE unique_id = ?"))
+        let raw: Option<SimRaw> = sqlx::query_as(concat!(
+            "SELECT ",
+            sim_cols!(),
+            " FROM sim_dmp_documents WHERE unique_id = ?"
+        ))
         .bind(unique_id)
         .fetch_optional(self.sqlite())
         .await?;
@@ -286,7 +289,11 @@ impl Store {
         &self,
         entry_uuid: &str,
     ) -> Result<Option<SimDocumentRow>, StoreError> {
-        let raw: Option<SimRaw> = sqlx::query_as(concat!("SELECT ", sim_cols!(), " FROM sim_dmp_documents WHERE entry_uuid = ?"))
+        let raw: Option<SimRaw> = sqlx::query_as(concat!(
+            "SELECT ",
+            sim_cols!(),
+            " FROM sim_dmp_documents WHERE entry_uuid = ?"
+        ))
         .bind(entry_uuid)
         .fetch_optional(self.sqlite())
         .await?;
@@ -298,7 +305,11 @@ impl Store {
         &self,
         patient: &str,
     ) -> Result<Vec<SimDocumentRow>, StoreError> {
-        let raw: Vec<SimRaw> = sqlx::query_as(concat!("SELECT ", sim_cols!(), " FROM sim_dmp_documents WHERE patient = ? ORDER BY received_at, rowid"))
+        let raw: Vec<SimRaw> = sqlx::query_as(concat!(
+            "SELECT ",
+            sim_cols!(),
+            " FROM sim_dmp_documents WHERE patient = ? ORDER BY received_at, rowid"
+        ))
         .bind(patient)
         .fetch_all(self.sqlite())
         .await?;

@@ -74,19 +74,36 @@ pub(crate) fn check(
         .and_then(|r| r.child(ns::LCM, "SubmitObjectsRequest"))
         .and_then(|s| s.child(ns::RIM, "RegistryObjectList"))
     else {
-        return Err(vec![SimError::new(META, "no SubmitObjectsRequest/RegistryObjectList")]);
+        return Err(vec![SimError::new(
+            META,
+            "no SubmitObjectsRequest/RegistryObjectList",
+        )]);
     };
     let entries: Vec<&XmlElement> = list.children_in(ns::RIM, "ExtrinsicObject").collect();
     let [entry] = entries.as_slice() else {
-        return Err(vec![SimError::new(META, format!("expected one ExtrinsicObject, found {}", entries.len()))]);
+        return Err(vec![SimError::new(
+            META,
+            format!("expected one ExtrinsicObject, found {}", entries.len()),
+        )]);
     };
     if entry.attr("objectType") != Some(scheme::DOCUMENT_ENTRY_TYPE) {
-        errors.push(SimError::new(META, "ExtrinsicObject objectType is not the stable document entry type"));
+        errors.push(SimError::new(
+            META,
+            "ExtrinsicObject objectType is not the stable document entry type",
+        ));
     }
     let entry_uuid = entry.attr("id").unwrap_or_default().to_string();
-    for name in ["creationTime", "languageCode", "sourcePatientId", "sourcePatientInfo"] {
+    for name in [
+        "creationTime",
+        "languageCode",
+        "sourcePatientId",
+        "sourcePatientInfo",
+    ] {
         if slot(entry, name).is_none() {
-            errors.push(SimError::new(META, format!("DocumentEntry: missing slot {name}")));
+            errors.push(SimError::new(
+                META,
+                format!("DocumentEntry: missing slot {name}"),
+            ));
         }
     }
     for (label, s) in [
@@ -99,7 +116,10 @@ pub(crate) fn check(
         ("author", scheme::DOCUMENT_AUTHOR),
     ] {
         if !classified(entry, s) {
-            errors.push(SimError::new(META, format!("DocumentEntry: missing classification {label}")));
+            errors.push(SimError::new(
+                META,
+                format!("DocumentEntry: missing classification {label}"),
+            ));
         }
     }
     let unique_id = external_id(entry, scheme::DOCUMENT_UNIQUE_ID);
@@ -109,7 +129,10 @@ pub(crate) fn check(
     let patient_cx = external_id(entry, scheme::DOCUMENT_PATIENT_ID);
     match patient_cx.map(Ins::parse_cx) {
         None => errors.push(SimError::new(META, "DocumentEntry: missing patientId")),
-        Some(Err(e)) => errors.push(SimError::new("XDSUnknownPatientId", format!("patientId is not a valid INS: {e}"))),
+        Some(Err(e)) => errors.push(SimError::new(
+            "XDSUnknownPatientId",
+            format!("patientId is not a valid INS: {e}"),
+        )),
         Some(Ok(p)) => {
             if p != vihf.patient {
                 errors.push(SimError::new(
@@ -117,7 +140,10 @@ pub(crate) fn check(
                     "DocumentEntry patientId differs from the VIHF resource-id",
                 ));
             } else if !has_dmp(&p) {
-                errors.push(SimError::new("XDSUnknownPatientId", "the patient has no DMP"));
+                errors.push(SimError::new(
+                    "XDSUnknownPatientId",
+                    "the patient has no DMP",
+                ));
             }
         }
     }
@@ -128,24 +154,36 @@ pub(crate) fn check(
             let marked = list.children_in(ns::RIM, "Classification").any(|c| {
                 c.attr("classificationNode") == Some(scheme::SUBMISSION_SET_NODE)
                     && c.attr("classifiedObject") == Some(set_id)
-            }) || set.children_in(ns::RIM, "Classification").any(|c| {
-                c.attr("classificationNode") == Some(scheme::SUBMISSION_SET_NODE)
-            });
+            }) || set
+                .children_in(ns::RIM, "Classification")
+                .any(|c| c.attr("classificationNode") == Some(scheme::SUBMISSION_SET_NODE));
             if !marked {
-                errors.push(SimError::new(META, "RegistryPackage not classified as a submission set"));
+                errors.push(SimError::new(
+                    META,
+                    "RegistryPackage not classified as a submission set",
+                ));
             }
             if slot(set, "submissionTime").is_none() {
-                errors.push(SimError::new(META, "SubmissionSet: missing slot submissionTime"));
+                errors.push(SimError::new(
+                    META,
+                    "SubmissionSet: missing slot submissionTime",
+                ));
             }
             if !classified(set, scheme::CONTENT_TYPE_CODE) {
-                errors.push(SimError::new(META, "SubmissionSet: missing classification contentTypeCode"));
+                errors.push(SimError::new(
+                    META,
+                    "SubmissionSet: missing classification contentTypeCode",
+                ));
             }
             for (label, s) in [
                 ("uniqueId", scheme::SUBMISSION_SET_UNIQUE_ID),
                 ("sourceId", scheme::SOURCE_ID),
             ] {
                 if external_id(set, s).is_none() {
-                    errors.push(SimError::new(META, format!("SubmissionSet: missing {label}")));
+                    errors.push(SimError::new(
+                        META,
+                        format!("SubmissionSet: missing {label}"),
+                    ));
                 }
             }
             match external_id(set, scheme::SUBMISSION_SET_PATIENT_ID) {
@@ -157,14 +195,20 @@ pub(crate) fn check(
                 Some(_) => {}
             }
         }
-        _ => errors.push(SimError::new(META, format!("expected one RegistryPackage, found {}", packages.len()))),
+        _ => errors.push(SimError::new(
+            META,
+            format!("expected one RegistryPackage, found {}", packages.len()),
+        )),
     }
     let replaces = list
         .children_in(ns::RIM, "Association")
         .find(|a| a.attr("associationType") == Some(RPLC))
         .map(|a| {
             if a.attr("sourceObject") != Some(entry_uuid.as_str()) {
-                errors.push(SimError::new(META, "RPLC association source is not the document entry"));
+                errors.push(SimError::new(
+                    META,
+                    "RPLC association source is not the document entry",
+                ));
             }
             a.attr("targetObject").unwrap_or_default().to_string()
         });

@@ -107,25 +107,30 @@ async fn handle(
         .and_then(|c| c.structure_id())
         .map(str::to_string)
     else {
-        return fault("CERTIFICAT_INVALIDE", "client certificate without structure id");
+        return fault(
+            "CERTIFICAT_INVALIDE",
+            "client certificate without structure id",
+        );
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let (envelope, parts, type_with_action) =
-        if content_type.to_ascii_lowercase().starts_with("multipart/related") {
-            match mtom::parse(&content_type, &body) {
-                Ok(m) => {
-                    let t = mtom::param(&content_type, "start-info").unwrap_or_default();
-                    (m.root.clone(), m, t)
-                }
-                Err(e) => return fault("REQUETE_INVALIDE", &format!("MTOM: {e}")),
+    let (envelope, parts, type_with_action) = if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/related")
+    {
+        match mtom::parse(&content_type, &body) {
+            Ok(m) => {
+                let t = mtom::param(&content_type, "start-info").unwrap_or_default();
+                (m.root.clone(), m, t)
             }
-        } else {
-            (body.to_vec(), mtom::Mtom::default(), content_type.clone())
-        };
+            Err(e) => return fault("REQUETE_INVALIDE", &format!("MTOM: {e}")),
+        }
+    } else {
+        (body.to_vec(), mtom::Mtom::default(), content_type.clone())
+    };
     let Ok(text) = std::str::from_utf8(&envelope) else {
         return fault("REQUETE_INVALIDE", "the envelope is not UTF-8");
     };
@@ -134,9 +139,10 @@ async fn handle(
         Err(e) => return fault("REQUETE_INVALIDE", &e.to_string()),
     };
     use crate::dmp::soap::{SOAP12_NS, WSA_NS};
-    let (Some(header_el), Some(body_el)) =
-        (root.child(SOAP12_NS, "Header"), root.child(SOAP12_NS, "Body"))
-    else {
+    let (Some(header_el), Some(body_el)) = (
+        root.child(SOAP12_NS, "Header"),
+        root.child(SOAP12_NS, "Body"),
+    ) else {
         return fault("REQUETE_INVALIDE", "not a SOAP 1.2 envelope");
     };
     let action = header_el
@@ -146,7 +152,10 @@ async fn handle(
     if let Some(declared) = mtom::param(&type_with_action, "action")
         && declared != action
     {
-        return fault("REQUETE_INVALIDE", "wsa:Action and the action parameter differ");
+        return fault(
+            "REQUETE_INVALIDE",
+            "wsa:Action and the action parameter differ",
+        );
     }
     let vihf = match sim.verifier.check(text) {
         Ok(v) => v,
@@ -172,12 +181,18 @@ fn td02(body: &crate::ins::soap::XmlElement, vihf: &vihf_check::VihfFacts) -> Re
         .and_then(|q| q.find(HL7_NS, "patientIdentifier"))
         .and_then(|p| p.child(HL7_NS, "value"));
     let Some(value) = value else {
-        return fault("REQUETE_INVALIDE", "no patientIdentifier in the TD0.2 query");
+        return fault(
+            "REQUETE_INVALIDE",
+            "no patientIdentifier in the TD0.2 query",
+        );
     };
     let same = value.attr("extension") == Some(vihf.patient.value().as_str())
         && value.attr("root") == Some(vihf.patient.oid().as_str());
     if !same {
-        return fault("REQUETE_INVALIDE", "the queried patient is not the VIHF resource-id");
+        return fault(
+            "REQUETE_INVALIDE",
+            "the queried patient is not the VIHF resource-id",
+        );
     }
     soap(
         StatusCode::OK,
@@ -245,7 +260,9 @@ async fn store_accepted(
     };
     match store.sim_dmp_insert(&row).await {
         Ok(()) => Ok(()),
-        Err(StoreError::Conflict(m)) => Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)]),
+        Err(StoreError::Conflict(m)) => {
+            Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)])
+        }
         Err(e) => Err(internal(e)),
     }
 }

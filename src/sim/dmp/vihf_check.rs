@@ -7,9 +7,9 @@
 //! Choice: the assertion must declare the namespaces it uses itself (exclusive C14N makes that the natural
 //! form; the gateway and the CNAM tokens do), since it is verified on its own.
 
+use crate::dmp::vihf::SAML_NS;
 use crate::ins::Ins;
 use crate::ins::soap::{XmlElement, XmlLimits, parse_xml};
-use crate::dmp::vihf::SAML_NS;
 
 const LIMITS: XmlLimits = XmlLimits {
     max_bytes: 256 * 1024,

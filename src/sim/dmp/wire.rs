@@ -73,9 +73,21 @@ pub fn registry_response(errors: &[SimError]) -> String {
 /// The TD0.2 answer.
 pub fn td02_answer(result: &AccessResult, patient: &Ins) -> String {
     envelope(|w| {
-        w.start("PRPA_IN201308UV02", &[("xmlns", HL7_NS), ("ITSVersion", "XML_1.0")]);
-        w.empty("id", &[("root", &uuid::Uuid::new_v4().hyphenated().to_string())]);
-        w.empty("interactionId", &[("root", "2.16.840.1.113883.1.6"), ("extension", "PRPA_IN201308UV02")]);
+        w.start(
+            "PRPA_IN201308UV02",
+            &[("xmlns", HL7_NS), ("ITSVersion", "XML_1.0")],
+        );
+        w.empty(
+            "id",
+            &[("root", &uuid::Uuid::new_v4().hyphenated().to_string())],
+        );
+        w.empty(
+            "interactionId",
+            &[
+                ("root", "2.16.840.1.113883.1.6"),
+                ("extension", "PRPA_IN201308UV02"),
+            ],
+        );
         let (ack, detail, code) = match result {
             AccessResult::Exists { detail } => ("AA", detail.as_deref(), "OK"),
             AccessResult::Absent => ("AA", Some("DMP INEXISTANT"), "NF"),
@@ -89,15 +101,24 @@ pub fn td02_answer(result: &AccessResult, patient: &Ins) -> String {
             w.end();
         }
         w.end();
-        w.start("controlActProcess", &[("classCode", "CACT"), ("moodCode", "EVN")]);
+        w.start(
+            "controlActProcess",
+            &[("classCode", "CACT"), ("moodCode", "EVN")],
+        );
         if code == "OK" {
             w.start("subject", &[("typeCode", "SUBJ")]);
-            w.start("registrationEvent", &[("classCode", "REG"), ("moodCode", "EVN")]);
+            w.start(
+                "registrationEvent",
+                &[("classCode", "REG"), ("moodCode", "EVN")],
+            );
             w.start("subject1", &[("typeCode", "SBJ")]);
             w.start("patient", &[("classCode", "PAT")]);
             w.empty(
                 "id",
-                &[("root", patient.oid().as_str()), ("extension", &patient.value())],
+                &[
+                    ("root", patient.oid().as_str()),
+                    ("extension", &patient.value()),
+                ],
             );
             w.end();
             w.end();
@@ -119,7 +140,11 @@ pub fn fault(code: &str, subcode: &str, reason: &str) -> String {
         w.start("soap:Code", &[]);
         w.text_elem("soap:Value", &[], &format!("soap:{code}"));
         w.start("soap:Subcode", &[]);
-        w.text_elem("soap:Value", &[("xmlns:dmp", "urn:segur:sim:dmp")], &format!("dmp:{subcode}"));
+        w.text_elem(
+            "soap:Value",
+            &[("xmlns:dmp", "urn:segur:sim:dmp")],
+            &format!("dmp:{subcode}"),
+        );
         w.end();
         w.end();
         w.start("soap:Reason", &[]);
