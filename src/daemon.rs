@@ -127,16 +127,13 @@ pub struct Daemon {
     finess_task: JoinHandle<()>,
 }
 
+/// A shared DMP transport.
+pub type SharedDmpTransport = Arc<dyn crate::dmp::transport::DmpTransport>;
+
 /// Wraps the DMP transport (tests: a transport that alters requests on their way).
 #[derive(Clone)]
 pub struct DmpTransportWrap(
-    pub  Arc<
-        dyn Fn(
-                Arc<dyn crate::dmp::transport::DmpTransport>,
-            ) -> Arc<dyn crate::dmp::transport::DmpTransport>
-            + Send
-            + Sync,
-    >,
+    pub Arc<dyn Fn(SharedDmpTransport) -> SharedDmpTransport + Send + Sync>,
 );
 
 impl std::fmt::Debug for DmpTransportWrap {

@@ -283,7 +283,8 @@ struct Tamper {
     rule: Rule,
 }
 
-type Rule = Arc<Mutex<Option<fn(&str) -> String>>>;
+type Rewrite = fn(&str) -> String;
+type Rule = Arc<Mutex<Option<Rewrite>>>;
 
 impl DmpTransport for Tamper {
     fn send(&self, mut request: DmpRequest) -> BoxFuture<'_, Result<SoapReply, DmpTransportError>> {
@@ -337,7 +338,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
     assert_eq!(s, 201, "{v1}");
     let doc = v1["document_id"].as_str().unwrap().to_string();
 
-    let cases: [(fn(&str) -> String, &str); 7] = [
+    let cases: [(Rewrite, &str); 7] = [
         (
             |t| after_vihf(t, |m| m.replace("275126322074974^^^", "250036912304548^^^")),
             "dmp.registry.XDSPatientIdDoesNotMatch",
