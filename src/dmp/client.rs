@@ -213,3 +213,98 @@ impl DmpClient {
         Ok(parse_registry_response(&answer)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dmp::transport::StubTransport;
+    use crate::ins::InsOid;
+    use crate::xds::response::ErrorCode;
+
+    fn client(stub: Arc<StubTransport>) -> DmpClient {
+        let signer = VihfSigner::new(crate::pki::testpki::sign()).expect("signer");
+        let lps = Lps {
+            name: "segur-gateway".into(),
+            version: "test".into(),
+            homologation_id: "TEST".into(),
+        };
+        DmpClient::new(
+            stub,
+            Arc::new(signer),
+            lps,
+            "SA17",
+            "https://dmp.test/services",
+        )
+    }
+
+    fn fault(code: &str) -> String {
+        crate::sim::dmp::wire::fault(code, "X", "reason")
+    }
+
+    #[tokio::test]
+    async fn answers_faults_and_statuses_are_typed() {
+        let patient = Ins::parse("275126322074974", InsOid::NirTest).expect("INS");
+        let stub = Arc::new(StubTransport::new([
+            StubTransport::reply(
+                200,
+                crate::sim::dmp::wire::td02_answer(&AccessResult::Absent, &patient),
+            ),
+            StubTransport::reply(500, fault("Receiver")),
+            StubTransport::reply(500, fault("Sender")),
+            StubTransport::reply(503, "<html/>"),
+        ]));
+        let c = client(stub.clone());
+        assert_eq!(
+            c.access(&patient).await.expect("answer"),
+            AccessResult::Absent
+        );
+        let e = c.access(&patient).await.expect_err("fault");
+        assert!(matches!(&e, DmpError::Fault(f) if f.code == "Receiver") && e.is_transient());
+        let e = c.access(&patient).await.expect_err("fault");
+        assert!(!e.is_transient() && e.code() == "dmp.refused", "{e}");
+        let e = c.access(&patient).await.expect_err("status");
+        assert!(matches!(e, DmpError::Status(503)) && e.is_transient());
+        let sent = stub.requests.lock().expect("lock");
+        assert_eq!(sent[0].url, "https://dmp.test/services/patients");
+        assert!(sent[0].content_type.contains(td02::ACTION));
+    }
+
+    #[tokio::test]
+    async fn push_returns_the_registry_result() {
+        let stub = Arc::new(StubTransport::new([StubTransport::reply(
+            200,
+            crate::sim::dmp::wire::registry_response(&[crate::sim::dmp::wire::SimError::new(
+                "XDSPatientIdDoesNotMatch",
+                "ctx",
+            )]),
+        )]));
+        let c = client(stub.clone());
+        let plan = crate::cda::sample::adrun_zoe();
+        let Ok(cda) = crate::cda::build(
+            &plan,
+            &crate::cda::DocumentIds::first(uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2)),
+            crate::cda::Body::N3,
+            time::OffsetDateTime::now_utc(),
+            &crate::cda::Xmllint::cda(),
+        ) else {
+            panic!("xmllint is needed (scripts/test installs it)");
+        };
+        let ids = crate::xds::pps::SubmissionIds {
+            set_entry: uuid::Uuid::from_u128(3),
+            document_entry: uuid::Uuid::from_u128(4),
+            set_unique: uuid::Uuid::from_u128(5),
+            source_id: "1.2.3".into(),
+            submission_time: time::OffsetDateTime::now_utc(),
+            replaces: None,
+        };
+        let sub = crate::xds::pps::submission(&plan, &cda, &ids);
+        let r = c.push(&sub, cda.xml().as_bytes()).await.expect("answer");
+        let RegistryResult::Failure { errors } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(errors[0].code, ErrorCode::PatientIdDoesNotMatch);
+        let sent = stub.requests.lock().expect("lock");
+        assert_eq!(sent[0].url, "https://dmp.test/services/repository");
+        assert!(sent[0].content_type.starts_with("multipart/related"));
+    }
+}

@@ -151,13 +151,17 @@ mod tests {
     use crate::ins::InsOid;
 
     fn signed() -> String {
+        sign_with(crate::pki::testpki::sign())
+    }
+
+    fn sign_with(identity: &crate::pki::Identity) -> String {
         let patient = Ins::parse("275126322074974", InsOid::NirTest).expect("INS");
         let lps = Lps {
             name: "segur-gateway".into(),
             version: "0.1.0".into(),
             homologation_id: "HOMOL".into(),
         };
-        VihfSigner::new(crate::pki::testpki::sign())
+        VihfSigner::new(identity)
             .expect("signer")
             .sign(&VihfRequest {
                 patient: &patient,
@@ -182,5 +186,26 @@ mod tests {
         let tampered = env.replacen(">urn:dmp<", ">urn:dmq<", 1);
         assert!(v.check(&tampered).is_err());
         assert!(v.check("<s:Envelope/>").is_err());
+    }
+
+    #[test]
+    fn refuses_a_certificate_outside_the_trusted_roots() {
+        // Same names, same shape, but another PKI: the signature itself is fine, the chain is not.
+        let other =
+            crate::pki::generate::TestPki::generate(time::OffsetDateTime::now_utc()).expect("pki");
+        let identity = other
+            .leaf_named("sign")
+            .expect("sign leaf")
+            .identity()
+            .expect("identity");
+        let env = format!(
+            "<s:Envelope xmlns:s=\"urn:x\">{}</s:Envelope>",
+            sign_with(&identity)
+        );
+        let v = VihfVerifier::sandbox().expect("verifier");
+        assert!(
+            v.check(&env).is_err(),
+            "a VIHF from an untrusted PKI was accepted"
+        );
     }
 }
