@@ -75,6 +75,8 @@ async fn daemon_rss(db: &std::path::Path, id: &str) -> Option<(f64, Duration)> {
         .env("SEGUR_SANDBOX__PORTS__TLS_CHECK", "0")
         .env("SEGUR_SANDBOX__PORTS__INSI", "0")
         .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
+        .env("SEGUR_SANDBOX__PORTS__PSC", "0")
+        .env("SEGUR_SANDBOX__PORTS__DMP", "0")
         .env("SEGUR_API_KEY", "sgw_bench")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

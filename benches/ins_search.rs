@@ -67,6 +67,7 @@ async fn main() {
         .env("SEGUR_SANDBOX__PORTS__PSC", "0")
         .env("SEGUR_SANDBOX__PORTS__INSI", "0")
         .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
+        .env("SEGUR_SANDBOX__PORTS__DMP", "0")
         .env("SEGUR_API_KEY", KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

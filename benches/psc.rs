@@ -40,6 +40,7 @@ async fn main() {
     };
     let opts = StartOptions {
         env_api_key: Some(Secret::new(KEY)),
+        ..Default::default()
     };
     let d = Daemon::start(&loaded, opts).await.unwrap();
     let api = format!("http://{}", d.api_addr);

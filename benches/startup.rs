@@ -60,6 +60,7 @@ fn main() {
             .env("SEGUR_SANDBOX__PORTS__INSI", "0")
             .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
             .env("SEGUR_SANDBOX__PORTS__PSC", "0")
+            .env("SEGUR_SANDBOX__PORTS__DMP", "0")
             .env("SEGUR_API_KEY", "sgw_bench")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

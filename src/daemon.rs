@@ -128,11 +128,28 @@ pub struct Daemon {
     psc_task: Option<JoinHandle<()>>,
 }
 
+/// A shared DMP transport.
+pub type SharedDmpTransport = Arc<dyn crate::dmp::transport::DmpTransport>;
+
+/// Wraps the DMP transport (tests: a transport that alters requests on their way).
+#[derive(Clone)]
+pub struct DmpTransportWrap(
+    pub Arc<dyn Fn(SharedDmpTransport) -> SharedDmpTransport + Send + Sync>,
+);
+
+impl std::fmt::Debug for DmpTransportWrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DmpTransportWrap")
+    }
+}
+
 /// Options that do not come from the configuration file.
 #[derive(Debug, Default, Clone)]
 pub struct StartOptions {
     /// API key from `SEGUR_API_KEY`.
     pub env_api_key: Option<Secret>,
+    /// Wraps the DMP transport (tests only).
+    pub dmp_transport: Option<DmpTransportWrap>,
 }
 
 impl Daemon {
@@ -152,6 +169,7 @@ impl Daemon {
             let context = crate::sim::SimContext {
                 finess: Arc::new(move || index.get()),
                 annuaire_key: Some(annuaire_key(config)),
+                store: Some(store.clone()),
             };
             Some(SimHost::start(&config.sandbox, context).await?)
         } else {
@@ -160,6 +178,19 @@ impl Daemon {
 
         let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
         let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
+        let dmp = api::dmp::DmpState {
+            client: dmp_client(
+                config,
+                &certs,
+                sims.as_ref(),
+                sandbox,
+                opts.dmp_transport.as_ref(),
+            )?,
+            source_id: crate::cda::uuid_oid(
+                uuid::Uuid::parse_str(&instance_id(&config.store.path)).unwrap_or_default(),
+            ),
+            max_pdf_bytes: config.dmp.max_pdf_bytes.min(crate::cda::MAX_PDF_BYTES),
+        };
 
         let mut keys = api::auth::Keys::default();
         if let Some(k) = &opts.env_api_key {
@@ -191,6 +222,7 @@ impl Daemon {
             persons: crate::ins::person::Persons::new(store.clone(), audit.clone()),
             insi,
             psc,
+            dmp,
             audit,
             store,
             keys,
@@ -317,6 +349,75 @@ pub fn insi_client(
     Ok(Some(crate::ins::client::InsiClient::new(
         Arc::new(transport),
         lps,
+    )))
+}
+
+/// The DMP client: `dmp.endpoint`, or the sandbox simulator; `None` when neither. Needs `AUTH_CLI` (mutual TLS)
+/// and `SIGN` (VIHF); outside the sandbox also `dmp.homologation_id`.
+pub fn dmp_client(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+    sandbox: bool,
+    wrap: Option<&DmpTransportWrap>,
+) -> Result<Option<crate::dmp::client::DmpClient>, DaemonError> {
+    let base = match (&config.dmp.endpoint, sims.and_then(|s| s.url("dmp"))) {
+        (Some(u), _) if !u.is_empty() => u.clone(),
+        (_, Some(sim)) => format!("{sim}{}/", crate::sim::dmp::MOUNT.trim_start_matches('/')),
+        _ => return Ok(None),
+    };
+    let missing = |what: &str| {
+        DaemonError::Pki(PkiError::Subject {
+            subject: "(none)".into(),
+            reason: format!("the DMP needs the {what} certificate"),
+        })
+    };
+    let auth = certs
+        .auth_cli
+        .as_ref()
+        .ok_or_else(|| missing("AUTH_CLI (pki.auth_cli)"))?;
+    let sign = certs
+        .sign
+        .as_ref()
+        .ok_or_else(|| missing("SIGN (pki.sign)"))?;
+    let homologation_id = match (&config.dmp.homologation_id, sandbox) {
+        (Some(h), _) => h.clone(),
+        (None, true) => "SANDBOX".to_string(),
+        (None, false) => {
+            return Err(DaemonError::Config(crate::config::ConfigError::Invalid {
+                key: "dmp.homologation_id".into(),
+                message: "the DMP homologation number of the software is required to call the DMP"
+                    .into(),
+            }));
+        }
+    };
+    let signer = crate::dmp::VihfSigner::new(sign).map_err(|e| {
+        DaemonError::Pki(PkiError::Subject {
+            subject: sign.info.subject.clone(),
+            reason: e.to_string(),
+        })
+    })?;
+    let timeouts = crate::http::Timeouts {
+        connect: Duration::from_secs(config.dmp.connect_timeout_secs.unwrap_or(5)),
+        total: Duration::from_secs(config.dmp.timeout_secs.unwrap_or(60)),
+    };
+    let mut transport: Arc<dyn crate::dmp::transport::DmpTransport> = Arc::new(
+        crate::dmp::transport::HttpTransport::new(&certs.roots, auth, timeouts)?,
+    );
+    if let Some(w) = wrap {
+        transport = (w.0)(transport);
+    }
+    let lps = crate::dmp::Lps {
+        name: config.dmp.lps_name.clone(),
+        version: config.dmp.lps_version.clone(),
+        homologation_id,
+    };
+    Ok(Some(crate::dmp::client::DmpClient::new(
+        transport,
+        Arc::new(signer),
+        lps,
+        &config.dmp.secteur_activite,
+        &base,
     )))
 }
 

@@ -92,7 +92,7 @@ pub(super) fn insi_error(e: &InsiError) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
-fn person_error(e: PersonError) -> ApiError {
+pub(super) fn person_error(e: PersonError) -> ApiError {
     match e {
         PersonError::Traits(t) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, t.code(), t.to_string())

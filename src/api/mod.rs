@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod dmp;
 pub mod error;
 pub mod finess;
 mod ins;
@@ -59,6 +60,8 @@ pub struct Shared {
     pub insi: Option<crate::ins::client::InsiClient>,
     /// Pro Santé Connect client and sessions (configured realm or the sandbox provider).
     pub psc: Option<Arc<crate::psc::Psc>>,
+    /// DMP client and document settings.
+    pub dmp: dmp::DmpState,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

@@ -32,6 +32,7 @@ pub(super) fn v1() -> Router<AppState> {
         .merge(super::ins::routes())
         .merge(super::finess::routes())
         .merge(super::psc::routes())
+        .merge(super::dmp::routes())
 }
 
 /// The OpenAPI document.
@@ -45,6 +46,7 @@ pub(super) fn v1() -> Router<AppState> {
         super::finess::lookup, super::finess::search,
         super::psc::login, super::psc::callback, super::psc::session, super::psc::logout,
         super::psc::ciba_start, super::psc::ciba_status,
+        super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send, super::dmp::get_job,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
@@ -52,6 +54,8 @@ pub(super) fn v1() -> Router<AppState> {
         super::psc::CibaBody, crate::psc::SessionView, crate::psc::Professional, crate::psc::Exercice,
         crate::psc::Activity, crate::psc::NationalId, crate::psc::NationalIdKind, crate::psc::ciba::CibaStarted,
         crate::psc::ciba::CibaStatus,
+        super::dmp::PpsBody, super::dmp::PpsCreated, super::dmp::AccessBody, super::dmp::SendBody,
+        crate::dmp::answer::AccessResult,
     )),
     modifiers(&BearerAuth)
 )]

@@ -61,9 +61,10 @@ pub fn ins_search(cmd: InsCmd, config: Option<&std::path::Path>) -> anyhow::Resu
         let certs = crate::daemon::Certificates::load(c, sandbox)?;
         let sims = if sandbox && c.ins.endpoint.is_none() {
             let mut sc = c.sandbox.clone();
-            sc.ports.insert("insi".into(), 0);
-            sc.ports.insert("tls_check".into(), 0);
-            sc.ports.insert("fhir".into(), 0);
+            // A private sandbox for this one command: any free ports, so a running daemon is no obstacle.
+            for name in crate::sim::KNOWN {
+                sc.ports.insert((*name).into(), 0);
+            }
             Some(crate::sim::SimHost::start(&sc, Default::default()).await?)
         } else {
             None

@@ -185,6 +185,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             .ok()
             .filter(|k| !k.is_empty())
             .map(Secret::new),
+        ..Default::default()
     };
     let daemon = crate::daemon::Daemon::start(&loaded, opts).await?;
     out!("segur gateway listening on http://{}", daemon.api_addr);

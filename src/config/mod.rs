@@ -171,6 +171,8 @@ pub struct DmpConfig {
     pub homologation_id: Option<String>,
     /// Activity sector of the structure in the VIHF (`Secteur_Activite`, J02 code such as `SA17`).
     pub secteur_activite: String,
+    /// Largest PDF accepted for an N1 document, in bytes (at most 20 MiB, the builder's own limit).
+    pub max_pdf_bytes: usize,
 }
 
 impl Default for DmpConfig {
@@ -183,6 +185,7 @@ impl Default for DmpConfig {
             lps_version: env!("CARGO_PKG_VERSION").into(),
             homologation_id: None,
             secteur_activite: "SA17".into(),
+            max_pdf_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -149,6 +149,8 @@ pub struct SimContext {
     pub finess: super::fhir::IndexSource,
     /// The `ESANTE-API-KEY` the FHIR simulator asks for (`None`: none).
     pub annuaire_key: Option<String>,
+    /// Where the DMP simulator keeps the documents it receives (`None`: the DMP simulator is not started).
+    pub store: Option<crate::store::Store>,
 }
 
 impl Default for SimContext {
@@ -157,6 +159,7 @@ impl Default for SimContext {
         SimContext {
             finess: Arc::new(|| None),
             annuaire_key: None,
+            store: None,
         }
     }
 }
@@ -217,6 +220,7 @@ impl SimHost {
         let SimContext {
             finess,
             annuaire_key,
+            store,
         } = context;
         sims.push(
             start_https_with(
@@ -239,6 +243,20 @@ impl SimHost {
         )
         .await?;
         sims.push(psc);
+        if let Some(store) = store {
+            let dmp = super::dmp::router(store).map_err(SimError::Data)?;
+            sims.push(
+                start_https(
+                    "dmp",
+                    "DMP web services (TD0.2, ITI-41 over MTOM) with VIHF verification, under /si-dmp-server/v2/services/",
+                    super::faults::Faults::from_config(config, "dmp")
+                        .apply(Router::new().nest(super::dmp::MOUNT, dmp)),
+                    SocketAddr::new(config.bind, port("dmp")),
+                    tls.clone(),
+                )
+                .await?,
+            );
+        }
         Ok(SimHost { sims })
     }
 

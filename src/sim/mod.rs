@@ -16,8 +16,13 @@
 //! - `psc`: the Pro Santé Connect OpenID provider ([`psc`]): HTTPS **without** client certificate (a browser opens
 //!   its authorize page), wallet discovery, authorize form, token, UserInfo, end-session, CIBA.
 //!
-//! The other protocol simulators (DMP, MSSanté) register here as their modules arrive.
+//! - `dmp`: the DMP web services ([`dmp`]) at `/si-dmp-server/v2/services/`: TD0.2, ITI-41 over MTOM, VIHF
+//!   signature verification, XDS metadata rules; documents kept in the daemon's store. Port 9444 (9443 is left
+//!   to the PSC simulator).
+//!
+//! The other protocol simulators (MSSanté) register here as their modules arrive.
 
+pub mod dmp;
 pub mod faults;
 pub mod fhir;
 mod host;
@@ -31,7 +36,7 @@ pub use host::{
 };
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc", "dmp"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
@@ -40,6 +45,7 @@ pub fn default_port(name: &str) -> u16 {
         "insi" => 9441,
         "fhir" => 9442,
         "psc" => 9443,
+        "dmp" => 9444,
         _ => 0,
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod dmp;
 pub mod finess;
 pub mod persons;
 

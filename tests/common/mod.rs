@@ -27,6 +27,7 @@ pub async fn start(config: Config) -> Daemon {
         &loaded,
         StartOptions {
             env_api_key: Some(Secret::new(KEY)),
+            ..Default::default()
         },
     )
     .await

@@ -1,0 +1,268 @@
+//! DMP simulator: the server side of the DMP web services (`spec/dmp.md`) for the sandbox and the tests.
+//!
+//! Mounted like the real service under `/si-dmp-server/v2/services/` (`patients`, `repository`), behind the
+//! sandbox's mutual TLS (client certificate chaining to the test IGC Santé roots). For every request:
+//!
+//! 1. body: plain SOAP 1.2, or MTOM/XOP `multipart/related` ([`mtom`]) whose root part is the envelope; the
+//!    envelope goes through the bounded reader that refuses DTDs;
+//! 2. SOAP action routing on `wsa:Action`, which must agree with the `action` media-type parameter when one is
+//!    given (TD0.2 `urn:hl7-org:v3:PRPA_IN201307UV02`, ITI-41 `urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b`);
+//! 3. the VIHF ([`vihf_check`]): XML signature and certificate chain verified with bergshamra against the test
+//!    roots; its `Identifiant_Structure` must be the client certificate's structure id;
+//! 4. TD0.2: the queried INS must be the VIHF `resource-id`; the answer depends on the patient ([`access_of`]):
+//!    ADRTROIS DOMINIQUE (`297022A02077878`) has no DMP, TCHITCHI CATARINA (`236066322083656`) refuses this
+//!    structure, every other valid INS (the CNAM test identities of the INSi simulator) has a DMP open to it;
+//! 5. ITI-41: the metadata rules of [`checks`] then uniqueness and RPLC against the stored documents; accepted
+//!    documents are stored in the daemon's SQLite store (`sim_dmp_documents`, read back with
+//!    [`crate::store::Store::sim_dmp_documents`]), a replaced one becomes `deprecated`.
+//!
+//! Faults (HTTP 500, SOAP 1.2 `Sender`) for what is not an XDS metadata matter: unreadable request, unknown action,
+//! invalid VIHF (subcode `VIHF_INVALIDE`), VIHF of another structure, TD0.2 on another patient than the VIHF's.
+
+pub mod checks;
+pub mod mtom;
+pub mod vihf_check;
+pub mod wire;
+
+use crate::dmp::answer::AccessResult;
+use crate::ins::Ins;
+use crate::ins::soap::{XmlLimits, parse_xml};
+use crate::net::ClientCert;
+use crate::store::dmp::SimDocumentRow;
+use crate::store::{Store, StoreError};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use vihf_check::VihfVerifier;
+use wire::SimError;
+
+/// Where the services are mounted (as the real DMP).
+pub const MOUNT: &str = "/si-dmp-server/v2/services";
+
+const SOAP_CT: &str = "application/soap+xml; charset=utf-8";
+const TD02: &str = crate::dmp::td02::ACTION;
+const ITI41: &str = crate::dmp::iti41::ACTION;
+const ENVELOPE_LIMITS: XmlLimits = XmlLimits {
+    max_bytes: 4 * 1024 * 1024,
+    max_depth: 48,
+    max_elements: 50_000,
+};
+
+/// The simulator's state.
+#[derive(Debug)]
+pub struct DmpSim {
+    store: Store,
+    verifier: VihfVerifier,
+}
+
+/// What TD0.2 answers for `patient` (see the module documentation).
+pub fn access_of(patient: &Ins) -> AccessResult {
+    match patient.value().as_str() {
+        "297022A02077878" => AccessResult::Absent,
+        "236066322083656" => AccessResult::AccessRefused {
+            detail: Some("AUTORISATION REFUSEE".into()),
+        },
+        _ => AccessResult::Exists {
+            detail: Some("AUTORISATION VALIDE".into()),
+        },
+    }
+}
+
+/// The router (to be nested under [`MOUNT`]), storing into `store`.
+pub fn router(store: Store) -> Result<Router, String> {
+    let state = Arc::new(DmpSim {
+        store,
+        verifier: VihfVerifier::sandbox()?,
+    });
+    Ok(Router::new()
+        .route("/patients", post(handle))
+        .route("/repository", post(handle))
+        .route("/registry", post(handle))
+        .with_state(state))
+}
+
+fn soap(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, SOAP_CT)], body).into_response()
+}
+
+fn fault(subcode: &str, reason: &str) -> Response {
+    soap(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        wire::fault("Sender", subcode, reason),
+    )
+}
+
+async fn handle(
+    State(sim): State<Arc<DmpSim>>,
+    Extension(ClientCert(cert)): Extension<ClientCert>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(client_structure) = cert
+        .as_ref()
+        .and_then(|c| c.structure_id())
+        .map(str::to_string)
+    else {
+        return fault(
+            "CERTIFICAT_INVALIDE",
+            "client certificate without structure id",
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (envelope, parts, type_with_action) = if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/related")
+    {
+        match mtom::parse(&content_type, &body) {
+            Ok(m) => {
+                let t = mtom::param(&content_type, "start-info").unwrap_or_default();
+                (m.root.clone(), m, t)
+            }
+            Err(e) => return fault("REQUETE_INVALIDE", &format!("MTOM: {e}")),
+        }
+    } else {
+        (body.to_vec(), mtom::Mtom::default(), content_type.clone())
+    };
+    let Ok(text) = std::str::from_utf8(&envelope) else {
+        return fault("REQUETE_INVALIDE", "the envelope is not UTF-8");
+    };
+    let root = match parse_xml(envelope.as_slice(), &ENVELOPE_LIMITS) {
+        Ok(r) => r,
+        Err(e) => return fault("REQUETE_INVALIDE", &e.to_string()),
+    };
+    use crate::dmp::soap::{SOAP12_NS, WSA_NS};
+    let (Some(header_el), Some(body_el)) = (
+        root.child(SOAP12_NS, "Header"),
+        root.child(SOAP12_NS, "Body"),
+    ) else {
+        return fault("REQUETE_INVALIDE", "not a SOAP 1.2 envelope");
+    };
+    let action = header_el
+        .child(WSA_NS, "Action")
+        .map(|a| a.text().trim().to_string())
+        .unwrap_or_default();
+    if let Some(declared) = mtom::param(&type_with_action, "action")
+        && declared != action
+    {
+        return fault(
+            "REQUETE_INVALIDE",
+            "wsa:Action and the action parameter differ",
+        );
+    }
+    let vihf = match sim.verifier.check(text) {
+        Ok(v) => v,
+        Err(e) => return fault("VIHF_INVALIDE", &e),
+    };
+    if vihf.structure_id != client_structure {
+        return fault(
+            "VIHF_INVALIDE",
+            "Identifiant_Structure is not the client certificate's structure",
+        );
+    }
+    match action.as_str() {
+        TD02 => td02(body_el, &vihf),
+        ITI41 => iti41(&sim.store, body_el, &parts, &vihf, text).await,
+        _ => fault("ActionNotSupported", "unknown SOAP action"),
+    }
+}
+
+fn td02(body: &crate::ins::soap::XmlElement, vihf: &vihf_check::VihfFacts) -> Response {
+    use crate::dmp::td02::HL7_NS;
+    let value = body
+        .child(HL7_NS, "PRPA_IN201307UV02")
+        .and_then(|q| q.find(HL7_NS, "patientIdentifier"))
+        .and_then(|p| p.child(HL7_NS, "value"));
+    let Some(value) = value else {
+        return fault(
+            "REQUETE_INVALIDE",
+            "no patientIdentifier in the TD0.2 query",
+        );
+    };
+    let same = value.attr("extension") == Some(vihf.patient.value().as_str())
+        && value.attr("root") == Some(vihf.patient.oid().as_str());
+    if !same {
+        return fault(
+            "REQUETE_INVALIDE",
+            "the queried patient is not the VIHF resource-id",
+        );
+    }
+    soap(
+        StatusCode::OK,
+        wire::td02_answer(&access_of(&vihf.patient), &vihf.patient),
+    )
+}
+
+async fn iti41(
+    store: &Store,
+    body: &crate::ins::soap::XmlElement,
+    parts: &mtom::Mtom,
+    vihf: &vihf_check::VihfFacts,
+    envelope: &str,
+) -> Response {
+    let has_dmp = |p: &Ins| matches!(access_of(p), AccessResult::Exists { .. });
+    let result = match checks::check(body, parts, vihf, has_dmp) {
+        Ok(a) => store_accepted(store, a, vihf, envelope).await,
+        Err(errors) => Err(errors),
+    };
+    match result {
+        Ok(()) => soap(StatusCode::OK, wire::registry_response(&[])),
+        Err(errors) => soap(StatusCode::OK, wire::registry_response(&errors)),
+    }
+}
+
+async fn store_accepted(
+    store: &Store,
+    a: checks::Accepted,
+    vihf: &vihf_check::VihfFacts,
+    envelope: &str,
+) -> Result<(), Vec<SimError>> {
+    let internal = |e: StoreError| vec![SimError::new("XDSRegistryError", e.to_string())];
+    if store
+        .sim_dmp_by_unique_id(&a.unique_id)
+        .await
+        .map_err(internal)?
+        .is_some()
+    {
+        return Err(vec![SimError::new(
+            "XDSDuplicateUniqueIdInRegistry",
+            format!("uniqueId {} is already used", a.unique_id),
+        )]);
+    }
+    if let Some(target) = &a.replaces {
+        let old = store.sim_dmp_by_entry(target).await.map_err(internal)?;
+        let ok = old
+            .as_ref()
+            .is_some_and(|o| o.status == "approved" && o.patient == a.patient_cx);
+        if !ok {
+            return Err(vec![SimError::new(
+                "UnresolvedReferenceException",
+                format!("RPLC target {target} is not an approved document of this patient"),
+            )]);
+        }
+    }
+    let row = SimDocumentRow {
+        unique_id: a.unique_id.clone(),
+        entry_uuid: a.entry_uuid,
+        patient: a.patient_cx,
+        structure_id: vihf.structure_id.clone(),
+        replaces: a.replaces,
+        status: "approved".into(),
+        metadata: envelope.to_string(),
+        content: a.content,
+    };
+    match store.sim_dmp_insert(&row).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(m)) => {
+            Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)])
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
