@@ -61,6 +61,8 @@ pub fn client(
             "{base_url}: the Annuaire API key travels with every request, so https is required"
         )));
     }
+    // Without a preconfigured TLS backend reqwest uses the process-wide rustls provider: make sure there is one.
+    crate::pki::tls::install_default_provider();
     let mut builder = reqwest::Client::builder()
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .timeout(timeout);
