@@ -2,8 +2,7 @@
 
 mod common;
 
-use common::{KEY, http, sandbox_config, start};
-use segur_gateway::finess::load::{InputFile, import};
+use common::{KEY, http, import_finess, sandbox_config, start};
 use serde_json::Value;
 use std::process::Command;
 
@@ -27,23 +26,10 @@ fn first_ids(csv: &[u8]) -> (String, String) {
 async fn api_lookups_search_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let config = sandbox_config(dir.path());
-    let store = segur_gateway::store::Store::open_sqlite(&config.store.path)
-        .await
-        .unwrap();
     let csv = synth_csv(3000, 1500);
     let (et, ej) = first_ids(&csv);
-    let report = import(
-        &store,
-        vec![InputFile {
-            name: "synth.csv".into(),
-            bytes: csv,
-        }],
-        None,
-    )
-    .await
-    .unwrap();
+    let report = import_finess(&config, csv).await;
     assert_eq!(report.generation, Some(1));
-    store.close().await;
 
     let d = start(config).await;
     let base = format!("http://{}", d.api_addr);

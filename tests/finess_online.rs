@@ -7,12 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{KEY, http, sandbox_config, start};
-use segur_gateway::config::Config;
+use common::{KEY, http, import_finess, sandbox_config, start};
 use segur_gateway::finess::Finess;
 use segur_gateway::finess::csv_import::import_csv;
 use segur_gateway::finess::index::FinessIndex;
-use segur_gateway::finess::load::{InputFile, import};
 use segur_gateway::secret::Secret;
 use segur_gateway::sim::fhir;
 use serde_json::Value;
@@ -37,24 +35,6 @@ fn first_pair(index: &FinessIndex) -> (String, String, String) {
         ej.finess.to_string(),
         et.name.to_string(),
     )
-}
-
-/// Imports `csv` into the store of `config`.
-async fn import_into(config: &Config, csv: Vec<u8>) {
-    let store = segur_gateway::store::Store::open_sqlite(&config.store.path)
-        .await
-        .unwrap();
-    import(
-        &store,
-        vec![InputFile {
-            name: "synth.csv".into(),
-            bytes: csv,
-        }],
-        None,
-    )
-    .await
-    .unwrap();
-    store.close().await;
 }
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
@@ -98,7 +78,7 @@ async fn sandbox_fhir_simulator_serves_the_imported_file_online() {
     let csv = synth_csv(400, 150, 11);
     let local = FinessIndex::build(import_csv(csv.as_slice()).unwrap().dataset);
     let (et, ej, name) = first_pair(&local);
-    import_into(&config, csv).await;
+    import_finess(&config, csv).await;
     let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
     wait_loaded(&base, &et).await;
@@ -196,7 +176,7 @@ async fn configured_annuaire_completes_the_local_file() {
         .unwrap()
         .finess
         .to_string();
-    import_into(&config, local_csv).await;
+    import_finess(&config, local_csv).await;
     let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
     wait_loaded(&base, &local_et).await;

@@ -91,25 +91,7 @@ impl HttpTransport {
     }
 
     async fn post_once(&self, r: &DmpRequest) -> Result<SoapReply, reqwest::Error> {
-        let resp = self
-            .client
-            .post(&r.url)
-            .header(reqwest::header::CONTENT_TYPE, &r.content_type)
-            .body(r.body.clone())
-            .send()
-            .await?;
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = resp.bytes().await?.to_vec();
-        Ok(SoapReply {
-            status,
-            content_type,
-            body,
-        })
+        crate::ins::transport::post(&self.client, &r.url, &r.content_type, r.body.clone()).await
     }
 
     fn classify(url: &str, e: &reqwest::Error) -> DmpTransportError {

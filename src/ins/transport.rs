@@ -39,6 +39,34 @@ pub struct SoapReply {
     pub body: Vec<u8>,
 }
 
+/// One SOAP POST over `client`: the whole answer, whatever its status (SOAP faults come with 4xx/5xx), read into
+/// a [`SoapReply`]. Shared by the INSi and DMP transports.
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> Result<SoapReply, reqwest::Error> {
+    let resp = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.bytes().await?.to_vec();
+    Ok(SoapReply {
+        status,
+        content_type,
+        body,
+    })
+}
+
 /// Transport failures.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -128,25 +156,13 @@ impl HttpTransport {
     }
 
     async fn post_once(&self, request: &SoapRequest) -> Result<SoapReply, reqwest::Error> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, &request.content_type)
-            .body(request.body.clone())
-            .send()
-            .await?;
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = resp.bytes().await?.to_vec();
-        Ok(SoapReply {
-            status,
-            content_type,
-            body,
-        })
+        post(
+            &self.client,
+            &self.url,
+            &request.content_type,
+            request.body.clone(),
+        )
+        .await
     }
 
     fn classify(&self, e: &reqwest::Error) -> TransportError {

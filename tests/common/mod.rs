@@ -39,3 +39,26 @@ pub fn http() -> reqwest::Client {
     segur_gateway::pki::tls::install_default_provider();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
+
+/// Imports the FINESS file `csv` into the store of `config` (before the daemon starts), as `segur finess import`
+/// does.
+pub async fn import_finess(
+    config: &Config,
+    csv: Vec<u8>,
+) -> segur_gateway::finess::load::ImportReport {
+    let store = segur_gateway::store::Store::open_sqlite(&config.store.path)
+        .await
+        .unwrap();
+    let report = segur_gateway::finess::load::import(
+        &store,
+        vec![segur_gateway::finess::load::InputFile {
+            name: "synth.csv".into(),
+            bytes: csv,
+        }],
+        None,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    report
+}
