@@ -25,6 +25,7 @@ use super::context::Ctx;
 use super::error::ApiError;
 use super::json::ApiJson;
 use crate::cda::{self, Body, CdaError, DocumentIds, PpsDocument, SchemaError};
+use crate::dmp::Actor;
 use crate::dmp::client::{DmpClient, DmpError};
 use crate::ins::person::Person;
 use crate::ins::{IdentityStatus, Ins, InsOid};
@@ -377,6 +378,24 @@ pub fn dmp_error(e: &DmpError) -> ApiError {
 pub struct AccessBody {
     /// The person (must be QUAL).
     pub person_id: String,
+    /// A Pro Santé Connect session handle: the professional acts (VIHF `NameID`, roles); absent = the software
+    /// (`AUTOMATE`).
+    #[serde(default)]
+    pub psc_session: Option<String>,
+}
+
+/// The actor of a DMP request: the professional of `psc_session`, or the software.
+async fn actor(state: &AppState, psc_session: Option<&str>) -> Result<Actor, ApiError> {
+    let Some(handle) = psc_session else {
+        return Ok(Actor::Automaton);
+    };
+    let psc = state
+        .psc
+        .as_ref()
+        .ok_or_else(|| ApiError::from(crate::psc::PscError::NotConfigured))?;
+    let view = psc.session(handle).await?;
+    Actor::from_professional(&view.professional)
+        .map_err(|m| e422("dmp.professional_without_profession", m))
 }
 
 /// TD0.2: does the person have a DMP this structure may write to?
@@ -391,7 +410,8 @@ pub(super) async fn access(
 ) -> Result<Json<Value>, ApiError> {
     let p = person(&state, &body.person_id).await?;
     let ins = qualified_ins(&p)?;
-    let result = client(&state)?.access(&ins).await;
+    let actor = actor(&state, body.psc_session.as_deref()).await?;
+    let result = client(&state)?.access_as(&ins, &actor).await;
     let outcome = if result.is_ok() { "ok" } else { "error" };
     state
         .audit
@@ -409,6 +429,9 @@ pub(super) async fn access(
 pub struct SendBody {
     /// The stored document to send.
     pub document_id: String,
+    /// A Pro Santé Connect session handle: the professional sends (VIHF); absent = the software (`AUTOMATE`).
+    #[serde(default)]
+    pub psc_session: Option<String>,
 }
 
 /// Sends a stored document to the person's DMP (ITI-41) in the background.
@@ -429,6 +452,7 @@ pub(super) async fn send(
     let p = person(&state, &doc.person_id).await?;
     qualified_ins(&p)?;
     client(&state)?;
+    let actor = actor(&state, body.psc_session.as_deref()).await?;
     let job_id = uuid::Uuid::new_v4().to_string();
     state.store.insert_job(&job_id, &doc.id).await?;
     state
@@ -442,7 +466,7 @@ pub(super) async fn send(
         .await;
     let task_state = Arc::clone(&state);
     let id = job_id.clone();
-    tokio::spawn(async move { run_job(task_state, id, doc).await });
+    tokio::spawn(async move { run_job(task_state, id, doc, actor).await });
     Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
 }
 
@@ -464,11 +488,11 @@ pub(super) async fn get_job(
     })))
 }
 
-async fn run_job(state: AppState, job_id: String, doc: DocumentRow) {
+async fn run_job(state: AppState, job_id: String, doc: DocumentRow, actor: Actor) {
     if let Err(e) = state.store.update_job(&job_id, "sending", None).await {
         tracing::error!(error = %e, "job state not saved");
     }
-    let (status, result) = match push(&state, &doc).await {
+    let (status, result) = match push(&state, &doc, &actor).await {
         Ok(v) => ("done", v),
         Err(v) => ("failed", v),
     };
@@ -492,7 +516,7 @@ fn failure(code: &str, message: impl Into<String>, transient: bool) -> Value {
 
 /// Rebuilds the validated CDA from the stored plan and sends it; `Ok` with the success result, `Err` with the
 /// failure result.
-async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
+async fn push(state: &AppState, doc: &DocumentRow, actor: &Actor) -> Result<Value, Value> {
     let client = state
         .dmp
         .client
@@ -536,7 +560,10 @@ async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
         replaces: previous.map(|p| p.entry_uuid),
     };
     let submission = crate::xds::pps::submission(&plan, &cda, &sub_ids);
-    match client.push(&submission, cda.xml().as_bytes()).await {
+    match client
+        .push_as(&submission, cda.xml().as_bytes(), actor)
+        .await
+    {
         Ok(RegistryResult::Success { warnings }) => Ok(json!({
             "registry_status": "success", "unique_id": doc.cda_id, "warnings": warnings,
         })),

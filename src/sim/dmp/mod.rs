@@ -12,7 +12,7 @@
 //! 4. TD0.2: the queried INS must be the VIHF `resource-id`; the answer depends on the patient ([`access_of`]):
 //!    ADRTROIS DOMINIQUE (`297022A02077878`) has no DMP, TCHITCHI CATARINA (`236066322083656`) refuses this
 //!    structure, every other valid INS (the CNAM test identities of the INSi simulator) has a DMP open to it;
-//! 5. ITI-41: the metadata rules of [`checks`] then uniqueness and RPLC against the stored documents; accepted
+//! 5. ITI-41: the metadata rules of [`checks`], the submission-set signature ([`xades_check`]), then uniqueness and RPLC against the stored documents; accepted
 //!    documents are stored in the daemon's SQLite store (`sim_dmp_documents`, read back with
 //!    [`crate::store::Store::sim_dmp_documents`]), a replaced one becomes `deprecated`.
 //!
@@ -23,6 +23,7 @@ pub mod checks;
 pub mod mtom;
 pub mod vihf_check;
 pub mod wire;
+pub mod xades_check;
 
 use crate::dmp::answer::AccessResult;
 use crate::ins::Ins;
@@ -57,6 +58,16 @@ const ENVELOPE_LIMITS: XmlLimits = XmlLimits {
 pub struct DmpSim {
     store: Store,
     verifier: VihfVerifier,
+    xades: XadesContext,
+}
+
+/// The verification context of submission-set signatures.
+struct XadesContext(bergshamra::DsigContext);
+
+impl std::fmt::Debug for XadesContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("XadesContext")
+    }
 }
 
 /// What TD0.2 answers for `patient` (see the module documentation).
@@ -77,6 +88,7 @@ pub fn router(store: Store) -> Result<Router, String> {
     let state = Arc::new(DmpSim {
         store,
         verifier: VihfVerifier::sandbox()?,
+        xades: XadesContext(vihf_check::sandbox_context(false)?),
     });
     Ok(Router::new()
         .route("/patients", post(handle))
@@ -169,7 +181,7 @@ async fn handle(
     }
     match action.as_str() {
         TD02 => td02(body_el, &vihf),
-        ITI41 => iti41(&sim.store, body_el, &parts, &vihf, text).await,
+        ITI41 => iti41(&sim, body_el, &parts, &vihf, text).await,
         _ => fault("ActionNotSupported", "unknown SOAP action"),
     }
 }
@@ -201,15 +213,15 @@ fn td02(body: &crate::ins::soap::XmlElement, vihf: &vihf_check::VihfFacts) -> Re
 }
 
 async fn iti41(
-    store: &Store,
+    sim: &DmpSim,
     body: &crate::ins::soap::XmlElement,
     parts: &mtom::Mtom,
     vihf: &vihf_check::VihfFacts,
     envelope: &str,
 ) -> Response {
     let has_dmp = |p: &Ins| matches!(access_of(p), AccessResult::Exists { .. });
-    let result = match checks::check(body, parts, vihf, has_dmp) {
-        Ok(a) => store_accepted(store, a, vihf, envelope).await,
+    let result = match checks::check(body, parts, vihf, has_dmp, &sim.xades.0) {
+        Ok(a) => store_accepted(&sim.store, a, vihf, envelope).await,
         Err(errors) => Err(errors),
     };
     match result {
