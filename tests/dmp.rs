@@ -275,6 +275,19 @@ async fn bad_input_is_refused_with_a_code() {
     .await;
     let (s, a) = post(&base, "/v1/dmp/access", json!({"person_id": adrtrois})).await;
     assert_eq!((s, a["dmp"].as_str()), (200, Some("absent")), "{a}");
+    // A DMP that refuses this structure (attention line AUTORISATION INTERDITE).
+    let tchitchi = person(
+        &base,
+        json!({"birth_name": "TCHITCHI", "given_names": ["CATARINA", "BELLA"], "sex": "F", "birth_date": "1936-06-21", "birth_place": "63220"}),
+        true,
+    )
+    .await;
+    let (s, a) = post(&base, "/v1/dmp/access", json!({"person_id": tchitchi})).await;
+    assert_eq!(
+        (s, a["dmp"].as_str(), a["detail"].as_str()),
+        (200, Some("access_refused"), Some("AUTORISATION INTERDITE")),
+        "{a}"
+    );
     d.shutdown().await;
 }
 

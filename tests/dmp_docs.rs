@@ -50,7 +50,7 @@ fn xmlsec_verify_xades(xml: &str, unique_id: &str, document: &[u8]) -> Output {
         .arg(repo("certs/ca-elementaire-organisations.pem"))
         .args([
             "--id-attr:Id",
-            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            "http://uri.etsi.org/01903/v1.1.1#:SignedProperties",
             "--id-attr:Id",
             "http://www.w3.org/2000/09/xmldsig#:Manifest",
         ])

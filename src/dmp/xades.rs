@@ -1,8 +1,9 @@
 //! The XAdES signature of the submission set that the DMP requires (`spec/dmp.md`, "DMP specifics").
 //!
 //! Finding: the spec says the submission set is signed by a XAdES document added to the set, formatCode
-//! `http://www.w3.org/2000/09/xmldsig#`; this is IHE DSG's "SubmissionSet Signature", which public DMP
-//! integrations send. Built here, with the structure's `SIGN` certificate (the key of the VIHF):
+//! `http://www.w3.org/2000/09/xmldsig#`; this is IHE DSG's "SubmissionSet Signature". The CNAM DMP kit
+//! (`k-jefferson/Dehempe`, "package dmp") has an example, `TD2.1-SignatureXades.xml`, and the C# code that makes
+//! it; the shape below follows them. Built here, with the structure's `SIGN` certificate (the key of the VIHF):
 //!
 //! - an **enveloping** `ds:Signature` (the document is the signature), exclusive C14N, RSA-SHA256 / SHA-256,
 //!   `KeyInfo/X509Data` with the signing certificate;
@@ -16,10 +17,11 @@
 //!   the DMP (and the simulator, [`crate::sim::dmp`]) compare them with the documents received;
 //! - a `ds:SignatureProperty Id="purposeOfSignature"` holding `1.2.840.10065.1.12.1.14` ("Source"), which the kit
 //!   adds as IHE DSG requires;
-//! - XAdES 1.3.2 `QualifyingProperties` (XAdES-BES): `SigningTime`, `SigningCertificate` (one `Cert` per
+//! - XAdES 1.1.1 `QualifyingProperties` (the kit's version; XAdES-BES): `SigningTime`, `SigningCertificate` (one `Cert` per
 //!   certificate of the identity, signing certificate first: SHA-256 digest, issuer in RFC 4514 order and decimal
 //!   serial — the kit lists the chain too), `SignaturePolicyImplied`, and a `CommitmentTypeIndication` "Source"
-//!   (`urn:oid:1.2.840.10065.1.12.1.14`) over all signed data objects.
+//!   (`urn:oid:1.2.840.10065.1.12.1.14`) over all signed data objects (the kit leaves `SignedDataObjectProperties`
+//!   empty; IHE DSG asks for the commitment type).
 //!
 //! Differences from the kit, on purpose: SHA-256 / RSA-SHA256 instead of SHA-1 (as for the VIHF) and exclusive
 //! C14N for `SignedInfo` instead of inclusive with comments; `ds:Signature/@Id` is `sig-<uuid>` (the kit puts the
@@ -39,10 +41,10 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// XAdES 1.3.2 namespace.
-pub const XADES_NS: &str = "http://uri.etsi.org/01903/v1.3.2#";
-/// `Type` of a reference to `SignedProperties`.
-pub const SIGNED_PROPERTIES_TYPE: &str = "http://uri.etsi.org/01903#SignedProperties";
+/// XAdES namespace: version 1.1.1, as in the CNAM kit's example signature.
+pub const XADES_NS: &str = "http://uri.etsi.org/01903/v1.1.1#";
+/// `Type` of a reference to `SignedProperties` (XAdES 1.1.1 form, as in the kit's example).
+pub const SIGNED_PROPERTIES_TYPE: &str = "http://uri.etsi.org/01903/v1.1.1#SignedProperties";
 /// `Type` of a reference to a `ds:Manifest`.
 pub const MANIFEST_TYPE: &str = "http://www.w3.org/2000/09/xmldsig#Manifest";
 /// `Id` of the manifest (IHE DSG's name).

@@ -75,7 +75,7 @@ pub fn access_of(patient: &Ins) -> AccessResult {
     match patient.value().as_str() {
         "297022A02077878" => AccessResult::Absent,
         "236066322083656" => AccessResult::AccessRefused {
-            detail: Some("AUTORISATION REFUSEE".into()),
+            detail: Some("AUTORISATION INTERDITE".into()),
         },
         _ => AccessResult::Exists {
             detail: Some("AUTORISATION VALIDE".into()),

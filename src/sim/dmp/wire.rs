@@ -88,18 +88,32 @@ pub fn td02_answer(result: &AccessResult, patient: &Ins) -> String {
                 ("extension", "PRPA_IN201308UV02"),
             ],
         );
-        let (ack, detail, code) = match result {
-            AccessResult::Exists { detail } => ("AA", detail.as_deref(), "OK"),
-            AccessResult::Absent => ("AA", Some("DMP INEXISTANT"), "NF"),
-            AccessResult::AccessRefused { detail } => ("AE", detail.as_deref(), "AE"),
+        let (ack, authorisation, code) = match result {
+            AccessResult::Exists { .. } => ("AA", Some("VALIDE"), "OK"),
+            AccessResult::Absent => ("AA", None, "NF"),
+            AccessResult::AccessRefused { .. } => ("AA", Some("INTERDITE"), "OK"),
         };
-        w.start("acknowledgement", &[]);
-        w.empty("typeCode", &[("code", ack)]);
-        if let Some(d) = detail {
-            w.start("acknowledgementDetail", &[]);
-            w.text_elem("text", &[], d);
+        if let Some(a) = authorisation {
+            w.start("attentionLine", &[]);
+            w.empty(
+                "keyWordText",
+                &[
+                    ("code", "AUTORISATION"),
+                    ("codeSystem", "1.2.250.1.213.4.1.2.6.1"),
+                ],
+            );
+            w.empty(
+                "value",
+                &[
+                    ("code", a),
+                    ("codeSystem", "1.2.250.1.213.4.1.2.6.2"),
+                    ("xsi:type", "CV"),
+                    ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                ],
+            );
             w.end();
         }
+        w.start("acknowledgement", &[("typeCode", ack)]);
         w.end();
         w.start(
             "controlActProcess",
