@@ -353,7 +353,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
     assert_eq!(s, 201, "{v1}");
     let doc = v1["document_id"].as_str().unwrap().to_string();
 
-    let cases: [(Rewrite, &str); 8] = [
+    let cases: [(Rewrite, &str); 9] = [
         // The document changed after the submission set was signed: the manifest digest no longer matches.
         (
             |t| after_vihf(t, |m| m.replacen("<title>", "<title>X", 1)),
@@ -407,6 +407,15 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
             },
             "dmp.registry.XDSPatientIdDoesNotMatch",
         ),
+        // The signature no longer says it signs the submission set.
+        (
+            |t| {
+                after_vihf(t, |m| {
+                    m.replacen("AssociationType:signs", "AssociationType:signz", 1)
+                })
+            },
+            "dmp.registry.XDSRegistryMetadataError",
+        ),
         (|t| t.replacen(">urn:dmp<", ">urn:dmq<", 1), "dmp.refused"),
     ];
     for (i, (f, code)) in cases.iter().enumerate() {
@@ -422,7 +431,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("signature"), "{job}");
-    *rule.lock().unwrap() = Some(cases[7].0);
+    *rule.lock().unwrap() = Some(cases[8].0);
     // The VIHF refusal names the reason.
     let job = send(&base, &doc).await;
     assert!(

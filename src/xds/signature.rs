@@ -8,9 +8,10 @@
 //! purpose, scheme `1.2.840.10065.1.12`); languageCode `art` (artificial language); title "Source";
 //! confidentiality = the signed document's, plus `MASQUE_PS` and `INVISIBLE_PATIENT` (`1.2.250.1.213.1.1.4.13`)
 //! so that neither professionals nor the patient see the technical document in the DMP; author, patient,
-//! facility type and practice setting = the signed document's. The signature is a member of the submission set
-//! (`HasMember`), like the document. These values are what public DMP integrations send *(verify)* against the
-//! current "Guide d'intégration DMP".
+//! facility type, practice setting and legal authenticator = the signed document's. The signature is a member of
+//! the submission set (`HasMember`), like the document, and `urn:ihe:iti:2007:AssociationType:signs` it (source
+//! the signature, target the set). All of this is what the CNAM DMP kit's example TD2.1 request
+//! (`k-jefferson/Dehempe`, "package dmp", `TD2.1 - Alimentation_requête.xml`) sends.
 //!
 //! Identifiers are derived from the submission set's so that a resend of the same submission (outbox retry) is
 //! byte-for-byte the same metadata: uniqueId = `<submission set uniqueId>.1`, entryUUID = UUID v5 of the set's

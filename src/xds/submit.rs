@@ -15,6 +15,8 @@ const EXTERNAL_IDENTIFIER: &str =
 const ASSOCIATION: &str = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association";
 const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
 const RPLC: &str = "urn:ihe:iti:2007:AssociationType:RPLC";
+/// The signature signs the submission set (IHE DSG).
+pub const SIGNS: &str = "urn:ihe:iti:2007:AssociationType:signs";
 /// OID of national professional identifiers, for XCN.
 const ID_NAT_PS_OID: &str = "1.2.250.1.71.4.2.1";
 
@@ -380,6 +382,19 @@ pub fn write_into_signed(
         );
         slot(w, "SubmissionSetStatus", &["Original"]);
         w.end();
+        let signs = ids.next("as");
+        w.start(
+            "rim:Association",
+            &[
+                ("id", &signs),
+                ("associationType", SIGNS),
+                ("sourceObject", &sig.entry_uuid),
+                ("targetObject", &sub.set.entry_uuid),
+                ("objectType", ASSOCIATION),
+            ],
+        );
+        slot(w, "SubmissionSetStatus", &["Original"]);
+        w.end();
     }
     if let Some(previous) = &sub.replaces {
         let rplc = ids.next("as");
@@ -579,6 +594,9 @@ fn signature_entry(w: &mut XmlWriter, sig: &SignatureEntry, d: &DocumentEntry, i
     let created = dtm(sig.creation_time);
     slot(w, "creationTime", &[&created]);
     slot(w, "languageCode", &["art"]);
+    if let Some(p) = &d.legal_authenticator {
+        slot(w, "legalAuthenticator", &[&p.xcn()]);
+    }
     slot(w, "serviceStartTime", &[&created]);
     slot(w, "serviceStopTime", &[&created]);
     let cx = d.patient.to_cx();

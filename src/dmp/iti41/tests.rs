@@ -268,6 +268,10 @@ fn the_signature_entry_is_in_the_metadata() {
         "nodeRepresentation=\"MASQUE_PS\"",
         "nodeRepresentation=\"INVISIBLE_PATIENT\"",
         &format!("targetObject=\"{}\"", entry.entry_uuid),
+        &format!(
+            "associationType=\"urn:ihe:iti:2007:AssociationType:signs\" sourceObject=\"{}\" targetObject=\"{}\"",
+            entry.entry_uuid, sub.set.entry_uuid
+        ),
         &format!("value=\"{}\"", entry.unique_id),
     ] {
         assert!(xml.contains(needle), "missing {needle}");

@@ -11,6 +11,7 @@
 //! | no `xdsb:Document` for the entry, or its `xop:Include` does not resolve to a MIME part | `XDSMissingDocument` |
 //! | `RPLC` target unknown, deprecated or of another patient | `UnresolvedReferenceException` |
 //!
+//! | no `urn:ihe:iti:2007:AssociationType:signs` association from the signature to the submission set | `XDSRegistryMetadataError` |
 //! | no signature document (classCode `urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1`, formatCode xmldsig) in the set, or more than one | `XDSRegistryMetadataError` |
 //! | the signature does not verify, is not by the VIHF's structure, or its manifest does not match the documents ([`super::xades_check`]) | `XDSRegistryMetadataError` (codeContext says which) |
 //!
@@ -251,7 +252,20 @@ pub(crate) fn check(
     }
     match (signatures.as_slice(), unique_id, content) {
         ([sig], Some(u), Some(c)) => {
-            let signature = part_of(body, mtom, sig.attr("id").unwrap_or_default());
+            let sig_id = sig.attr("id").unwrap_or_default();
+            let set_entry = packages.first().and_then(|p| p.attr("id")).unwrap_or_default();
+            let signs = list.children_in(ns::RIM, "Association").any(|a| {
+                a.attr("associationType") == Some(crate::xds::submit::SIGNS)
+                    && a.attr("sourceObject") == Some(sig_id)
+                    && a.attr("targetObject") == Some(set_entry)
+            });
+            if !signs {
+                errors.push(SimError::new(
+                    META,
+                    "no 'signs' association from the signature to the submission set",
+                ));
+            }
+            let signature = part_of(body, mtom, sig_id);
             match signature {
                 None => errors.push(SimError::new(
                     "XDSMissingDocument",
