@@ -216,6 +216,25 @@ impl Daemon {
         })?;
         let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?.map(Arc::new);
         let audit = crate::store::audit::AuditLog::start(store.clone());
+        let mut registry = crate::outbox::Registry::default();
+        registry.register(
+            crate::outbox::dmp::KIND,
+            Arc::new(crate::outbox::dmp::DmpPush {
+                store: store.clone(),
+                client: dmp.client.clone(),
+                source_id: dmp.source_id.clone(),
+            }),
+        );
+        let outbox = crate::outbox::Outbox::start(
+            store.clone(),
+            registry,
+            crate::outbox::Settings::from_config(&config.outbox),
+            Some(audit.clone()),
+            &instance_id(&config.store.path),
+        )
+        .await?;
+        let metrics = api::metrics::Metrics::default();
+        metrics.register_outbox(outbox.metrics());
         let state = Arc::new(Shared {
             finess,
             annuaire,
@@ -224,9 +243,10 @@ impl Daemon {
             psc,
             dmp,
             audit,
+            outbox,
             store,
             keys,
-            metrics: Default::default(),
+            metrics,
             certs: watched,
             expiry_windows: (config.pki.expiry_warn_days, config.pki.expiry_error_days),
             sandbox: sims.as_ref().map(SimHost::infos),
@@ -292,6 +312,7 @@ impl Daemon {
         }
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.state.outbox.shutdown().await;
         if let Some(s) = self.sims {
             s.stop().await;
         }

@@ -30,6 +30,7 @@ pub mod http;
 pub mod ins;
 pub mod logging;
 pub mod net;
+pub mod outbox;
 pub mod pki;
 pub mod psc;
 pub mod secret;

@@ -139,13 +139,11 @@ async fn pps_to_the_dmp_then_replaced() {
     assert_eq!(held[0].content, xml.as_bytes());
     assert_eq!(held[0].structure_id, "1630790004");
 
-    // Sent again: the DMP already holds that uniqueId → typed error.
+    // Sent again: the DMP already holds that very document → recognised as a resend, nothing stored twice.
     let job = send(&base, &doc1).await;
-    assert_eq!(job["status"], "failed", "{job}");
-    assert_eq!(
-        job["result"]["error"]["code"], "dmp.registry.XDSDuplicateUniqueIdInRegistry",
-        "{job}"
-    );
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["duplicate"], true, "{job}");
+    assert_eq!(store.sim_dmp_documents(ADRUN_CX).await.unwrap().len(), 1);
 
     // Replacement: version 2, same set, RPLC to the first entry, which becomes deprecated.
     let (s, v2) = post(

@@ -8,11 +8,11 @@
 //!   the new one is its next version (same `setId`, `RPLC`), and only the latest version may be replaced.
 //! - `GET /v1/documents/{id}`: the CDA XML.
 //! - `POST /v1/dmp/access` `{"person_id"}`: TD0.2 result.
-//! - `POST /v1/dmp/documents` `{"document_id"}` → 202 `{"job_id"}`; `GET /v1/jobs/{id}` →
-//!   `{"status":"queued"|"sending"|"done"|"failed","result":{...}}`. Sent directly by a background task for now
-//!   (the durable outbox is another issue): a job interrupted by a restart stays `sending`. A registry `Failure`
-//!   gives `failed` with `result.error.code` = `dmp.registry.<errorCode>` of the first error, and every error in
-//!   `result.errors`.
+//! - `POST /v1/dmp/documents` `{"document_id"}` (optional `Idempotency-Key` header) → 202 `{"job_id"}`: a
+//!   `dmp_push` job of the durable outbox ([`crate::outbox::dmp`]), committed before the answer; `GET /v1/jobs/{id}`
+//!   → `{"status":"queued"|"sending"|"done"|"failed"|"cancelled","result":{...}}` ([`super::jobs`]). A registry
+//!   `Failure` gives `failed` with `result.error.code` = `dmp.registry.<errorCode>` of the first error, and every
+//!   error in `result.errors`; transient errors are retried with backoff.
 //!
 //! Errors: 409 `dmp.identity_not_qualified` (person not QUAL); 422 `dmp.missing_eg`, `cda.invalid_date`,
 //! `cda.invalid_period`, `cda.pdf_too_large` (over `dmp.max_pdf_bytes`), `cda.not_pdf`, `cda.invalid_pdf_base64`,
@@ -31,8 +31,6 @@ use crate::ins::person::Person;
 use crate::ins::{IdentityStatus, Ins, InsOid};
 use crate::store::StoreError;
 use crate::store::dmp::DocumentRow;
-use crate::xds::pps::SubmissionIds;
-use crate::xds::response::RegistryResult;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -41,7 +39,6 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -63,7 +60,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/documents/{id}", get(get_document))
         .route("/v1/dmp/access", post(access))
         .route("/v1/dmp/documents", post(send))
-        .route("/v1/jobs/{id}", get(get_job))
 }
 
 fn e422(code: &str, message: impl Into<String>) -> ApiError {
@@ -442,6 +438,7 @@ pub struct SendBody {
 pub(super) async fn send(
     State(state): State<AppState>,
     ctx: Ctx,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let doc = state
@@ -453,156 +450,35 @@ pub(super) async fn send(
     qualified_ins(&p)?;
     client(&state)?;
     let actor = actor(&state, body.psc_session.as_deref()).await?;
-    let job_id = uuid::Uuid::new_v4().to_string();
-    state.store.insert_job(&job_id, &doc.id).await?;
+    let mut payload = crate::outbox::dmp::DmpPushPayload::new(&doc.id, OffsetDateTime::now_utc());
+    payload.actor = match actor {
+        Actor::Automaton => None,
+        professional => Some(professional),
+    };
+    let submit = crate::outbox::Submit {
+        kind: crate::outbox::dmp::KIND,
+        payload: serde_json::to_value(&payload).map_err(|e| ApiError::internal(e.to_string()))?,
+        subject: Some(doc.id.clone()),
+        idempotency: None,
+    };
+    let request = json!({"document_id": body.document_id, "psc_session": body.psc_session});
+    let answer = super::jobs::create(
+        &state,
+        &ctx,
+        &headers,
+        "/v1/dmp/documents",
+        &request,
+        submit,
+    )
+    .await?;
     state
         .audit
         .record(ctx.audit(
             "dmp.send_queued",
             Some(doc.id.clone()),
             "ok",
-            Some(json!({"job_id": job_id})),
+            Some(json!({"job_id": answer.1["job_id"]})),
         ))
         .await;
-    let task_state = Arc::clone(&state);
-    let id = job_id.clone();
-    tokio::spawn(async move { run_job(task_state, id, doc, actor).await });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
-}
-
-/// A sending job.
-#[utoipa::path(get, path = "/v1/jobs/{id}", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Job id")),
-    responses((status = 200, description = "`{\"status\", \"result\"}`"), (status = 404, body = ApiError)))]
-pub(super) async fn get_job(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let j = state
-        .store
-        .job(&id)
-        .await
-        .map_err(|e| not_found("job.not_found", e))?;
-    Ok(Json(json!({
-        "job_id": j.id, "document_id": j.document_id, "status": j.status, "result": j.result.unwrap_or(Value::Null)
-    })))
-}
-
-async fn run_job(state: AppState, job_id: String, doc: DocumentRow, actor: Actor) {
-    if let Err(e) = state.store.update_job(&job_id, "sending", None).await {
-        tracing::error!(error = %e, "job state not saved");
-    }
-    let (status, result) = match push(&state, &doc, &actor).await {
-        Ok(v) => ("done", v),
-        Err(v) => ("failed", v),
-    };
-    if let Err(e) = state.store.update_job(&job_id, status, Some(&result)).await {
-        tracing::error!(error = %e, "job result not saved");
-    }
-    let entry = crate::store::audit::AuditEntry {
-        actor: "dmp-sender".into(),
-        action: "dmp.iti41".into(),
-        subject: Some(doc.id.clone()),
-        outcome: status.into(),
-        correlation_id: Some(job_id),
-        details: Some(result),
-    };
-    state.audit.record(entry).await;
-}
-
-fn failure(code: &str, message: impl Into<String>, transient: bool) -> Value {
-    json!({"error": {"code": code, "message": message.into(), "transient": transient}})
-}
-
-/// Rebuilds the validated CDA from the stored plan and sends it; `Ok` with the success result, `Err` with the
-/// failure result.
-async fn push(state: &AppState, doc: &DocumentRow, actor: &Actor) -> Result<Value, Value> {
-    let client = state
-        .dmp
-        .client
-        .clone()
-        .ok_or_else(|| failure("dmp.not_configured", "no DMP client", false))?;
-    let internal = |m: String| failure("internal", m, false);
-    let plan: PpsDocument = serde_json::from_str(&doc.plan).map_err(|e| internal(e.to_string()))?;
-    let built_at =
-        OffsetDateTime::parse(&doc.built_at, &Rfc3339).map_err(|e| internal(e.to_string()))?;
-    let previous = match &doc.replaces {
-        Some(id) => Some(
-            state
-                .store
-                .document(id)
-                .await
-                .map_err(|e| internal(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let ids = DocumentIds {
-        id: doc.cda_id.clone(),
-        set_id: doc.set_id.clone(),
-        version: u32::try_from(doc.version).unwrap_or(u32::MAX),
-        replaces: previous.as_ref().map(|p| p.cda_id.clone()),
-    };
-    let (plan, cda) = build_cda(plan, ids, doc.pdf.clone(), built_at)
-        .await
-        .map_err(|e| failure(&e.code, e.message, false))?;
-    if cda.xml() != doc.xml {
-        return Err(internal(
-            "the rebuilt document differs from the stored one".into(),
-        ));
-    }
-    let entry = uuid::Uuid::parse_str(&doc.entry_uuid).map_err(|e| internal(e.to_string()))?;
-    let sub_ids = SubmissionIds {
-        set_entry: uuid::Uuid::new_v4(),
-        document_entry: entry,
-        set_unique: uuid::Uuid::new_v4(),
-        source_id: state.dmp.source_id.clone(),
-        submission_time: OffsetDateTime::now_utc(),
-        replaces: previous.map(|p| p.entry_uuid),
-    };
-    let submission = crate::xds::pps::submission(&plan, &cda, &sub_ids);
-    match client
-        .push_as(&submission, cda.xml().as_bytes(), actor)
-        .await
-    {
-        Ok(RegistryResult::Success { warnings }) => Ok(json!({
-            "registry_status": "success", "unique_id": doc.cda_id, "warnings": warnings,
-        })),
-        Ok(RegistryResult::PartialSuccess { errors } | RegistryResult::Failure { errors }) => {
-            let first = errors.first();
-            let code = first.map_or_else(
-                || "dmp.registry.failure".to_string(),
-                |e| format!("dmp.registry.{}", registry_code(&e.code)),
-            );
-            let message = first.map_or_else(String::new, |e| e.context.clone());
-            let transient = errors.iter().all(|e| e.is_transient()) && !errors.is_empty();
-            let mut v = failure(&code, message, transient);
-            v["registry_status"] = json!("failure");
-            v["errors"] = json!(errors);
-            Err(v)
-        }
-        Err(e) => Err(failure(e.code(), e.to_string(), e.is_transient())),
-    }
-}
-
-/// The errorCode as IHE writes it (`XDSPatientIdDoesNotMatch`…).
-fn registry_code(code: &crate::xds::response::ErrorCode) -> String {
-    use crate::xds::response::ErrorCode as C;
-    match code {
-        C::RegistryMetadataError => "XDSRegistryMetadataError".into(),
-        C::RepositoryMetadataError => "XDSRepositoryMetadataError".into(),
-        C::DuplicateUniqueIdInRegistry => "XDSDuplicateUniqueIdInRegistry".into(),
-        C::PatientIdDoesNotMatch => "XDSPatientIdDoesNotMatch".into(),
-        C::UnknownPatientId => "XDSUnknownPatientId".into(),
-        C::MissingDocument => "XDSMissingDocument".into(),
-        C::MissingDocumentMetadata => "XDSMissingDocumentMetadata".into(),
-        C::NonIdenticalHash => "XDSNonIdenticalHash".into(),
-        C::NonIdenticalSize => "XDSNonIdenticalSize".into(),
-        C::DuplicateUniqueIdInMessage => "XDSDuplicateUniqueIdInMessage".into(),
-        C::UnresolvedReference => "UnresolvedReferenceException".into(),
-        C::InternalError => "XDSRegistryError".into(),
-        C::Busy => "XDSRegistryBusy".into(),
-        C::OutOfResources => "XDSRegistryOutOfResources".into(),
-        C::NotAvailable => "XDSRegistryNotAvailable".into(),
-        C::Other(s) => s.clone(),
-    }
+    Ok(answer)
 }

@@ -57,7 +57,7 @@ pub struct Lps {
 }
 
 /// An HL7 coded role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleCode {
     /// Code.
     pub code: String,
@@ -68,7 +68,8 @@ pub struct RoleCode {
 }
 
 /// Who acts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// The software on its own (no professional connected): role `AUTOMATE`.
     Automaton,

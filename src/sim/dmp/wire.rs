@@ -39,28 +39,40 @@ fn envelope(body: impl FnOnce(&mut XmlWriter)) -> String {
 
 /// `Success` when `errors` is empty, else `Failure` with one `RegistryError` each.
 pub fn registry_response(errors: &[SimError]) -> String {
+    registry(errors, false)
+}
+
+/// A `Success` `RegistryResponse` carrying `warnings` (severity Warning): how the simulator answers the resend of
+/// a document it already holds.
+pub fn registry_success_with_warnings(warnings: &[SimError]) -> String {
+    registry(warnings, true)
+}
+
+fn registry(listed: &[SimError], warnings: bool) -> String {
     envelope(|w| {
-        let status = if errors.is_empty() {
+        let status = if listed.is_empty() || warnings {
             "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
         } else {
             "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure"
+        };
+        let severity = if warnings {
+            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Warning"
+        } else {
+            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"
         };
         w.start(
             "rs:RegistryResponse",
             &[("xmlns:rs", ns::RS), ("status", status)],
         );
-        if !errors.is_empty() {
+        if !listed.is_empty() {
             w.start("rs:RegistryErrorList", &[]);
-            for e in errors {
+            for e in listed {
                 w.empty(
                     "rs:RegistryError",
                     &[
                         ("errorCode", e.code),
                         ("codeContext", &e.context),
-                        (
-                            "severity",
-                            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
-                        ),
+                        ("severity", severity),
                     ],
                 );
             }
