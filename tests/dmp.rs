@@ -323,6 +323,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         StartOptions {
             env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
             dmp_transport: Some(wrap),
+            ..Default::default()
         },
     )
     .await
