@@ -157,37 +157,64 @@ async fn shipped_scenarios_pass_on_the_sandbox_with_a_clean_readable_report() {
         );
         return;
     };
+    // The page has no script; a copy with one reports what the browser parsed: rows of the summary table and the
+    // ids in their first cells (a malformed table would not give them back).
+    let probe = dir.path().join("probe.html");
+    let script = "<script>const rows=[...document.querySelectorAll('#summary tbody tr')];\
+        document.body.setAttribute('data-rows', rows.length);\
+        document.body.setAttribute('data-ids', rows.map(r => r.cells[0].textContent).join(','));</script></body>";
+    std::fs::write(&probe, html.replace("</body>", script)).unwrap();
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "file://{}",
-            dir.path().join("report.html").display()
-        ))
-        .output()
-        .expect("chromium runs");
+    let headless = |extra: &[String], page: &Path| {
+        Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium runs")
+    };
+    let out = headless(&["--dump-dom".into()], &probe);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dom.contains("<table id=\"summary\">"), "{dom}");
-    for s in &report.scenarios {
-        assert!(
-            dom.contains(&format!("<a href=\"#{}\">{}</a>", s.id, s.id)),
-            "row of {}",
-            s.id
-        );
-    }
-    assert!(dom.contains("<td class=\"outcome\">passed</td>"));
+    let ids: Vec<&str> = report.scenarios.iter().map(|s| s.id.as_str()).collect();
+    assert!(
+        dom.contains(&format!("data-rows=\"{}\"", ids.len())),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!("data-ids=\"{}\"", ids.join(","))),
+        "{dom}"
+    );
+    // And a screenshot of the real page.
+    let shot = dir.path().join("report.png");
+    let out = headless(
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900".into(),
+        ],
+        &dir.path().join("report.html"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
 }
 
 #[tokio::test]
@@ -249,6 +276,34 @@ fn command_line_lists_and_runs() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["scenarios"][0]["outcome"], "passed");
+
+    // A configured environment (`--config`): here a file that turns the sandbox on, as a test site would point
+    // at the ANS test platforms instead.
+    let config = dir.path().join("segur.toml");
+    std::fs::write(&config, "[sandbox]\nenabled = true\n").unwrap();
+    let report = dir.path().join("configured");
+    let out = segur(&[
+        "--config",
+        config.to_str().unwrap(),
+        "scenario",
+        "run",
+        "ins-search",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["scenarios"][0]["outcome"], "passed");
+    let env = json["environment"].as_str().unwrap();
+    assert!(
+        env.starts_with("configured (") && env.contains("segur.toml"),
+        "{env}"
+    );
 
     let out = segur(&["scenario", "run", "nope"]);
     assert_eq!(out.status.code(), Some(1));
