@@ -150,6 +150,23 @@ pub struct StartOptions {
     pub env_api_key: Option<Secret>,
     /// Wraps the DMP transport (tests only).
     pub dmp_transport: Option<DmpTransportWrap>,
+    /// Records the exchanges with the national services (evidence reports; off when `None`).
+    pub recorder: Option<crate::exchange::Recorder>,
+}
+
+/// The DMP wrapper of `opts` followed by the exchange recorder, when set.
+fn dmp_wrap(opts: &StartOptions) -> Option<DmpTransportWrap> {
+    let Some(rec) = opts.recorder.clone() else {
+        return opts.dmp_transport.clone();
+    };
+    let inner = opts.dmp_transport.clone();
+    Some(DmpTransportWrap(Arc::new(move |t| {
+        let t = match &inner {
+            Some(w) => (w.0)(t),
+            None => t,
+        };
+        Arc::new(crate::exchange::RecordingDmp::new(t, rec.clone()))
+    })))
 }
 
 impl Daemon {
@@ -176,7 +193,12 @@ impl Daemon {
             None
         };
 
-        let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
+        let mut insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
+        if let Some(rec) = &opts.recorder {
+            insi = insi.map(|c| {
+                c.wrap_transport(|t| Arc::new(crate::exchange::RecordingInsi::new(t, rec.clone())))
+            });
+        }
         let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
         let dmp = api::dmp::DmpState {
             client: dmp_client(
@@ -184,7 +206,7 @@ impl Daemon {
                 &certs,
                 sims.as_ref(),
                 sandbox,
-                opts.dmp_transport.as_ref(),
+                dmp_wrap(&opts).as_ref(),
             )?,
             source_id: crate::cda::uuid_oid(
                 uuid::Uuid::parse_str(&instance_id(&config.store.path)).unwrap_or_default(),
@@ -214,7 +236,12 @@ impl Daemon {
             addr: config.api.listen,
             source: e,
         })?;
-        let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?.map(Arc::new);
+        let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?
+            .map(|p| match &opts.recorder {
+                Some(rec) => p.with_recorder(rec.clone()),
+                None => p,
+            })
+            .map(Arc::new);
         let audit = crate::store::audit::AuditLog::start(store.clone());
         let mut registry = crate::outbox::Registry::default();
         registry.register(

@@ -336,6 +336,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         StartOptions {
             env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
             dmp_transport: Some(wrap),
+            ..Default::default()
         },
     )
     .await
@@ -491,6 +492,7 @@ async fn a_professional_logged_in_with_psc_acts_in_the_vihf() {
         StartOptions {
             env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
             dmp_transport: Some(wrap),
+            ..Default::default()
         },
     )
     .await

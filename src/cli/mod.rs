@@ -17,6 +17,7 @@ mod dmp;
 mod finess;
 mod ids;
 mod psc;
+mod scenario;
 
 use crate::config::{Config, Loaded};
 use crate::logging::{self, LogFormat};
@@ -73,6 +74,9 @@ pub enum Command {
     /// Pro Santé Connect: log a professional in from the terminal.
     #[command(subcommand)]
     Psc(psc::PscCmd),
+    /// DSR MS1 scenarios: list them, run them on the sandbox (or `--config`) with an evidence report.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCmd),
 }
 
 /// `segur config …`
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
+        Command::Scenario(cmd) => return scenario::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;
