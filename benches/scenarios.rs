@@ -2,7 +2,8 @@
 //! sandbox, gateway start (simulators, FINESS setup import) included, as `segur scenario run --all` does; then the
 //! report written (JSON + HTML). Several runs, min / median / max.
 //!
-//! The gateway, its simulators and the runner share this machine's cores. Run: `cargo bench --bench scenarios`.
+//! The gateway, its simulators and the runner share this machine's cores. Run: `cargo bench --bench scenarios`
+//! (release), or `cargo bench --bench scenarios --profile dev` to reuse the debug build (an upper bound).
 
 use segur_gateway::scenario::{self, Outcome, Quiet, Target};
 use std::path::Path;

@@ -150,7 +150,8 @@ pub struct StartOptions {
     pub env_api_key: Option<Secret>,
     /// Wraps the DMP transport (tests only).
     pub dmp_transport: Option<DmpTransportWrap>,
-    /// Records the exchanges with the national services (evidence reports; off when `None`).
+    /// Records the exchanges with the national services: INSi, DMP, PSC, Annuaire Santé (evidence reports; off
+    /// when `None`).
     pub recorder: Option<crate::exchange::Recorder>,
 }
 
@@ -199,7 +200,11 @@ impl Daemon {
                 c.wrap_transport(|t| Arc::new(crate::exchange::RecordingInsi::new(t, rec.clone())))
             });
         }
-        let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
+        let mut annuaire = annuaire_client(config, &certs, sims.as_ref())?;
+        if let Some(rec) = &opts.recorder {
+            annuaire =
+                annuaire.map(|c| c.with_observer(crate::exchange::fhir_observer(rec.clone())));
+        }
         let dmp = api::dmp::DmpState {
             client: dmp_client(
                 config,

@@ -3,14 +3,17 @@
 //!
 //! Off by default and zero cost when off: the daemon wraps its transports only when
 //! [`crate::daemon::StartOptions::recorder`] is set ([`RecordingInsi`], [`RecordingDmp`], and the PSC HTTP adapter
-//! through [`crate::psc::Psc::with_recorder`]); otherwise nothing is copied.
+//! through [`crate::psc::Psc::with_recorder`], the Annuaire Santé client through [`fhir_observer`]); otherwise
+//! nothing is copied.
 //!
 //! # Choices
 //!
 //! - **Raw bytes, masked later.** An [`Exchange`] holds what travelled, capped at [`MAX_BODY`] bytes per body; it
 //!   may hold tokens and full INS. Whoever shows it masks it first (the scenario report does, in
 //!   [`crate::scenario::mask`]). Recorders must never log exchanges.
-//! - **Not recorded**: the Annuaire Santé FHIR lookups (the fhir-sdk client does not expose the raw exchange).
+//! - **Annuaire Santé FHIR** lookups are seen through the client's page observer ([`fhir_observer`]): fhir-sdk
+//!   does not expose the raw answer, so the recorded body is the parsed Bundle serialised again (same content,
+//!   not byte for byte), and a failed page shows the client's error without an HTTP status.
 
 use crate::dmp::transport::{DmpRequest, DmpTransport, DmpTransportError};
 use crate::ins::transport::{BoxFuture, InsiTransport, SoapReply, SoapRequest, TransportError};
@@ -129,12 +132,23 @@ impl Pending {
 
     /// Ends with an answer (or a failure) and hands the exchange to `recorder`.
     pub fn finish(
-        mut self,
+        self,
         recorder: &dyn ExchangeRecorder,
         answer: Result<(u16, Option<&str>, &[u8]), String>,
     ) {
+        let elapsed = self.start.elapsed();
+        self.finish_after(recorder, answer, elapsed);
+    }
+
+    /// [`Self::finish`] with a duration measured elsewhere.
+    fn finish_after(
+        mut self,
+        recorder: &dyn ExchangeRecorder,
+        answer: Result<(u16, Option<&str>, &[u8]), String>,
+        elapsed: std::time::Duration,
+    ) {
         self.exchange.started_at = self.started_at;
-        self.exchange.duration_ms = self.start.elapsed().as_secs_f64() * 1e3;
+        self.exchange.duration_ms = elapsed.as_secs_f64() * 1e3;
         match answer {
             Ok((status, ct, body)) => {
                 self.exchange.status = Some(status);
@@ -145,6 +159,21 @@ impl Pending {
         }
         recorder.record(self.exchange);
     }
+}
+
+/// An observer of the Annuaire Santé client that records each page fetch as an exchange.
+pub fn fhir_observer(recorder: Recorder) -> segur_annuaire::PageObserver {
+    Arc::new(move |fetch: segur_annuaire::PageFetch<'_>| {
+        let duration = time::Duration::try_from(fetch.duration).unwrap_or_default();
+        let mut p = Pending::start("fhir", "GET", fetch.url.as_str(), None, b"");
+        p.started_at -= duration;
+        p.exchange.started_at = p.started_at;
+        let answer = match &fetch.result {
+            Ok(json) => Ok((200, Some("application/fhir+json"), json.as_bytes())),
+            Err(e) => Err(e.clone()),
+        };
+        p.finish_after(recorder.as_ref(), answer, fetch.duration);
+    })
 }
 
 fn reply_view(r: &SoapReply) -> (u16, Option<&str>, &[u8]) {

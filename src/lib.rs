@@ -12,6 +12,8 @@
 //! - [`api`]: the local HTTP API (axum, OpenAPI);
 //! - [`sim`]: simulators of the national services;
 //! - [`daemon`]: `segur serve` wiring it all;
+//! - [`exchange`]: the optional recorder of exchanges with the national services (evidence reports);
+//! - [`scenario`]: the DSR MS1 scenario runner and its evidence report;
 //! - [`cli`]: the `segur` command.
 //!
 //! Specifications followed: `shared/spec/*.md` (condensed INSi, DMP, MSSanté, PSC, FINESS, IGC Santé, DSR MS1).

@@ -109,6 +109,18 @@ async fn shipped_scenarios_pass_on_the_sandbox_with_a_clean_readable_report() {
         "two ITI-41"
     );
     assert!(dmp.iter().all(|x| x.status == Some(200)));
+    let fhir = &step("structure-identity", 3).exchanges;
+    assert_eq!(fhir.len(), 1, "Annuaire Santé lookup recorded");
+    assert!(
+        fhir[0].url.contains("/fhir/v2/Organization?identifier="),
+        "{}",
+        fhir[0].url
+    );
+    assert!(
+        fhir[0]
+            .response_body
+            .contains("\"resourceType\":\"Bundle\"")
+    );
     let psc = &step("psc-login", 0).exchanges;
     let token = psc
         .iter()
