@@ -3,8 +3,9 @@
 //! `<base>repository` (ITI-41), `spec/dmp.md` "Transport".
 //!
 //! Errors: transport, SOAP fault ([`DmpFault`], `is_transient` for `Receiver`), unreadable answer, or an XDS
-//! `Failure` returned as the typed [`RegistryResult`] (the caller decides; [`DmpError::from_registry`] turns it into
-//! an error with its codes). Clock and ids are injected for reproducible requests.
+//! `Failure` returned as the typed [`RegistryResult`] (the caller decides: the outbox's `dmp_push` handler turns
+//! its `RegistryError`s into `dmp.registry.<errorCode>` failures). Clock and ids are injected for reproducible
+//! requests.
 
 use super::answer::{self, AccessResult, AnswerError, DmpFault};
 use super::iti41::{self, Iti41Error, Iti41Request};
