@@ -29,6 +29,7 @@ pub mod finess;
 pub mod http;
 pub mod ins;
 pub mod logging;
+pub mod mss;
 pub mod net;
 pub mod pki;
 pub mod psc;

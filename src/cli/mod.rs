@@ -16,6 +16,7 @@ mod certs;
 mod dmp;
 mod finess;
 mod ids;
+mod mss;
 mod psc;
 
 use crate::config::{Config, Loaded};
@@ -70,6 +71,9 @@ pub enum Command {
     /// DMP: inspect what the gateway sends (signed VIHF).
     #[command(subcommand)]
     Dmp(dmp::DmpCmd),
+    /// MSSanté: write the XDM package or the MIME message of a document.
+    #[command(subcommand)]
+    Mss(mss::MssCmd),
     /// Pro Santé Connect: log a professional in from the terminal.
     #[command(subcommand)]
     Psc(psc::PscCmd),
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
+        Command::Mss(cmd) => return mss::run(cmd),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -314,8 +314,37 @@ pub fn write_submit_objects_request(sub: &Submission) -> Result<String, XdsError
     Ok(w.finish())
 }
 
+/// Where the document of an XDM package lies (IHE ITI TF-1 §16, ITI TF-3 §4.2.3.2): the `URI`, `size` and
+/// `hash` slots of its document entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackagedFile {
+    /// File name relative to the `METADATA.XML` directory, e.g. `DOC0001.XML`.
+    pub uri: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-1 of the file, lower-case hex (the XDS `hash` slot).
+    pub sha1_hex: String,
+}
+
+/// Writes a stand-alone `METADATA.XML` (XML declaration + `lcm:SubmitObjectsRequest`) for an XDM package: the
+/// same submission as ITI-41, the document entry also carrying `URI`, `size` and `hash`.
+pub fn write_xdm_metadata(sub: &Submission, file: &PackagedFile) -> Result<String, XdsError> {
+    non_empty("file.uri", &file.uri)?;
+    let mut w = XmlWriter::new(true);
+    write_entries(&mut w, sub, Some(file))?;
+    Ok(w.finish())
+}
+
 /// Writes `lcm:SubmitObjectsRequest` into `w`.
 pub fn write_into(w: &mut XmlWriter, sub: &Submission) -> Result<(), XdsError> {
+    write_entries(w, sub, None)
+}
+
+fn write_entries(
+    w: &mut XmlWriter,
+    sub: &Submission,
+    file: Option<&PackagedFile>,
+) -> Result<(), XdsError> {
     sub.check()?;
     let mut ids = Ids(0);
     w.start(
@@ -323,7 +352,7 @@ pub fn write_into(w: &mut XmlWriter, sub: &Submission) -> Result<(), XdsError> {
         &[("xmlns:lcm", ns::LCM), ("xmlns:rim", ns::RIM)],
     );
     w.start("rim:RegistryObjectList", &[]);
-    document_entry(w, &sub.document, &mut ids);
+    document_entry(w, &sub.document, file, &mut ids);
     submission_set(w, &sub.set, &sub.document, &mut ids);
     let marker = ids.next("cl");
     w.empty(
@@ -460,7 +489,12 @@ fn external_id(
     w.end();
 }
 
-fn document_entry(w: &mut XmlWriter, d: &DocumentEntry, ids: &mut Ids) {
+fn document_entry(
+    w: &mut XmlWriter,
+    d: &DocumentEntry,
+    file: Option<&PackagedFile>,
+    ids: &mut Ids,
+) {
     let obj = d.entry_uuid.as_str();
     w.start(
         "rim:ExtrinsicObject",
@@ -471,6 +505,11 @@ fn document_entry(w: &mut XmlWriter, d: &DocumentEntry, ids: &mut Ids) {
         ],
     );
     slot(w, "creationTime", &[&dtm(d.creation_time)]);
+    if let Some(f) = file {
+        slot(w, "hash", &[&f.sha1_hex]);
+        slot(w, "size", &[&f.size.to_string()]);
+        slot(w, "URI", &[&f.uri]);
+    }
     slot(w, "languageCode", &[&d.language]);
     if let Some(p) = &d.legal_authenticator {
         slot(w, "legalAuthenticator", &[&p.xcn()]);
