@@ -4,7 +4,9 @@
 //! Pure parts (style habit 1): [`xdm`] builds and reads `IHE_XDM.ZIP` packages.
 
 pub mod message;
+pub mod report;
 pub mod sample;
+pub mod smtp;
 pub mod xdm;
 
 pub use message::{BuiltMessage, MessageError, Outgoing, Policy, Recipients, build_message};
