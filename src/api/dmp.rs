@@ -486,18 +486,16 @@ async fn run_job(state: AppState, job_id: String, doc: DocumentRow) {
     state.audit.record(entry).await;
 }
 
-fn failure(code: &str, message: impl Into<String>, transient: bool) -> Value {
+pub(super) fn failure(code: &str, message: impl Into<String>, transient: bool) -> Value {
     json!({"error": {"code": code, "message": message.into(), "transient": transient}})
 }
 
-/// Rebuilds the validated CDA from the stored plan and sends it; `Ok` with the success result, `Err` with the
-/// failure result.
-async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
-    let client = state
-        .dmp
-        .client
-        .clone()
-        .ok_or_else(|| failure("dmp.not_configured", "no DMP client", false))?;
+/// Rebuilds the validated CDA of a stored document from its plan (identical to the stored XML, or an error), with
+/// the version it replaces; the error is a job failure result (`{"error":{code,message,transient}}`).
+pub(super) async fn rebuild(
+    state: &AppState,
+    doc: &DocumentRow,
+) -> Result<(PpsDocument, cda::Cda, Option<DocumentRow>), Value> {
     let internal = |m: String| failure("internal", m, false);
     let plan: PpsDocument = serde_json::from_str(&doc.plan).map_err(|e| internal(e.to_string()))?;
     let built_at =
@@ -526,6 +524,19 @@ async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
             "the rebuilt document differs from the stored one".into(),
         ));
     }
+    Ok((plan, cda, previous))
+}
+
+/// Rebuilds the validated CDA from the stored plan and sends it; `Ok` with the success result, `Err` with the
+/// failure result.
+async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
+    let client = state
+        .dmp
+        .client
+        .clone()
+        .ok_or_else(|| failure("dmp.not_configured", "no DMP client", false))?;
+    let (plan, cda, previous) = rebuild(state, doc).await?;
+    let internal = |m: String| failure("internal", m, false);
     let entry = uuid::Uuid::parse_str(&doc.entry_uuid).map_err(|e| internal(e.to_string()))?;
     let sub_ids = SubmissionIds {
         set_entry: uuid::Uuid::new_v4(),

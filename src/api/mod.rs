@@ -16,6 +16,7 @@ pub mod finess;
 mod ins;
 pub mod json;
 pub mod metrics;
+pub mod mss;
 mod psc;
 pub mod query;
 mod routes;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub psc: Option<Arc<crate::psc::Psc>>,
     /// DMP client and document settings.
     pub dmp: dmp::DmpState,
+    /// MSSanté transport and sending rules.
+    pub mss: mss::MssState,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// API keys.

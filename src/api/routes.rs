@@ -33,6 +33,7 @@ pub(super) fn v1() -> Router<AppState> {
         .merge(super::finess::routes())
         .merge(super::psc::routes())
         .merge(super::dmp::routes())
+        .merge(super::mss::routes())
 }
 
 /// The OpenAPI document.
@@ -47,6 +48,7 @@ pub(super) fn v1() -> Router<AppState> {
         super::psc::login, super::psc::callback, super::psc::session, super::psc::logout,
         super::psc::ciba_start, super::psc::ciba_status,
         super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send, super::dmp::get_job,
+        super::mss::send, super::mss::get_message,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
@@ -55,7 +57,7 @@ pub(super) fn v1() -> Router<AppState> {
         crate::psc::Activity, crate::psc::NationalId, crate::psc::NationalIdKind, crate::psc::ciba::CibaStarted,
         crate::psc::ciba::CibaStatus,
         super::dmp::PpsBody, super::dmp::PpsCreated, super::dmp::AccessBody, super::dmp::SendBody,
-        crate::dmp::answer::AccessResult,
+        crate::dmp::answer::AccessResult, super::mss::SendBody,
     )),
     modifiers(&BearerAuth)
 )]
