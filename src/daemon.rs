@@ -244,6 +244,7 @@ impl Daemon {
                 state.store.clone(),
                 s.mss_mailboxes.clone(),
                 state.mss.from.clone(),
+                config.mss.max_message_bytes,
             ))),
             _ => None,
         };

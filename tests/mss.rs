@@ -94,7 +94,17 @@ async fn pps_to_a_professional_and_to_the_patient_then_acknowledged() {
     assert_eq!(s, 202, "{b}");
     let id = b["message_id"].as_str().unwrap().to_string();
     let job = b["job_id"].as_str().unwrap().to_string();
-    let read = wait_status(&base, &id, "read").await;
+    wait_status(&base, &id, "read").await;
+    // The DSN and the MDN arrive in either order; wait until both are recorded.
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = get(&base, &format!("/v1/mss/messages/{id}")).await.1;
+        if read["events"].as_array().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(read["status"], "read", "a late DSN keeps read: {read}");
     let kinds: Vec<&str> = read["events"]
         .as_array()
         .unwrap()
@@ -195,5 +205,89 @@ async fn bad_requests_are_typed_errors() {
     }
     let (s, b) = get(&base, "/v1/mss/messages/nope").await;
     assert_eq!((s, b["code"].as_str()), (404, Some("message.not_found")));
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(sandbox_config(dir.path())).await;
+    let base = format!("http://{}", d.api_addr);
+    let (_, doc) = qual_person_with_pps(&base).await;
+    // Sent to the gateway's own application mailbox: it comes back as a received message.
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"to": [SANDBOX_MSS_FROM], "document_id": doc}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let boxes = d.sims().unwrap().mss_mailboxes.clone();
+    boxes.deliver(
+        SANDBOX_MSS_FROM,
+        b"From: x@y.mssante.fr\r\nMessage-ID: <junk@y>\r\n\r\nno XDM here\r\n".to_vec(),
+    );
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let (s, l) = get(&base, "/v1/mss/inbox").await;
+        assert_eq!(s, 200, "{l}");
+        if l["messages"].as_array().unwrap().len() >= 2 {
+            listed = l;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let messages = listed["messages"]
+        .as_array()
+        .expect("two received messages");
+    let good = messages
+        .iter()
+        .find(|m| m["status"] == "received")
+        .expect("received");
+    let bad = messages
+        .iter()
+        .find(|m| m["status"] == "rejected")
+        .expect("rejected");
+    assert_eq!(bad["detail"]["code"], "mss.incoming_no_xdm", "{bad}");
+    assert_eq!(good["documents"], 1);
+    let gid = good["id"].as_str().unwrap();
+    let (s, full) = get(&base, &format!("/v1/mss/inbox/{gid}")).await;
+    assert_eq!(s, 200, "{full}");
+    assert_eq!(full["documents"][0]["mime_type"], "text/xml");
+    assert_eq!(full["documents"][0]["hash_ok"], true);
+    let (s, xml) = get(&base, &format!("/v1/documents/{doc}")).await;
+    assert_eq!(s, 200);
+    use base64::Engine as _;
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(full["documents"][0]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(got, xml.as_str().unwrap().as_bytes());
+
+    let before = boxes.messages(SANDBOX_MSS_FROM).len();
+    let (s, a) = post(
+        &base,
+        &format!("/v1/mss/inbox/{gid}/ack"),
+        json!({"error": "INS inconnu"}),
+    )
+    .await;
+    assert_eq!((s, a["mdn_sent"].as_bool()), (200, Some(true)), "{a}");
+    // The MDN (and the simulator's DSN about it) reach the mailbox named by Disposition-Notification-To.
+    let after = boxes.messages(SANDBOX_MSS_FROM);
+    let mdn: Vec<String> = after[before..]
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
+        .filter(|t| t.contains("Reporting-UA:"))
+        .collect();
+    assert_eq!(mdn.len(), 1, "{mdn:?}");
+    assert!(
+        mdn[0].contains("processed/Error: INS inconnu"),
+        "{}",
+        mdn[0]
+    );
+    let (s, again) = post(&base, &format!("/v1/mss/inbox/{gid}/ack"), json!({})).await;
+    assert_eq!((s, again["code"].as_str()), (409, Some("mss.not_received")));
+    let bid = bad["id"].as_str().unwrap();
+    let (s, _) = post(&base, &format!("/v1/mss/inbox/{bid}/ack"), json!({})).await;
+    assert_eq!(s, 409);
     d.shutdown().await;
 }

@@ -20,3 +20,27 @@ CREATE TABLE mss_events (
     detail      TEXT NOT NULL           -- JSON
 );
 CREATE INDEX mss_events_message ON mss_events(message, seq);
+
+-- Messages received in the application mailbox (not reports): kept, never deleted; `rejected` ones with the reason.
+CREATE TABLE mss_inbox (
+    id          TEXT PRIMARY KEY,
+    message_id  TEXT NOT NULL UNIQUE,
+    sender      TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    ack_to      TEXT,                   -- Disposition-Notification-To
+    status      TEXT NOT NULL,          -- received / acked / rejected
+    detail      TEXT,                   -- JSON: rejection reason, acknowledgement sent
+    received_at TEXT NOT NULL
+);
+
+CREATE TABLE mss_inbox_documents (
+    inbox_id    TEXT NOT NULL REFERENCES mss_inbox(id),
+    idx         INTEGER NOT NULL,
+    path        TEXT NOT NULL,
+    mime_type   TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    unique_id   TEXT,
+    hash_ok     INTEGER,
+    content     BLOB NOT NULL,
+    PRIMARY KEY (inbox_id, idx)
+);

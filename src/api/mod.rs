@@ -17,6 +17,7 @@ mod ins;
 pub mod json;
 pub mod metrics;
 pub mod mss;
+pub mod mss_inbox;
 mod psc;
 pub mod query;
 mod routes;

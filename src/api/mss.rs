@@ -9,8 +9,9 @@
 //! The submission runs as a background task ([`send_queued`], the function a durable outbox can call later): a
 //! refused or failed submission makes the message `failed` with the error in its `submit_failed` event
 //! (`transient: true` when trying again later may work; nothing retries yet). Reports (DSN, MDN) move the
-//! status through [`apply_report`]. In the sandbox, reports are read straight from the simulator's mailbox of
-//! the sender ([`sandbox_reader`]); reading them over IMAP from a real operator is not built yet.
+//! status through [`apply_report`]. In the sandbox, reports and received messages are read straight from the
+//! simulator's mailbox of the sender ([`sandbox_reader`]); reading them over IMAP from a real operator is not built
+//! yet. Received messages: [`super::mss_inbox`].
 //!
 //! Errors: 422 `mss.bad_recipients` (neither or both of `to`/`patient_person_id`), `mss.domain_not_allowed`,
 //! `mss.bad_address`, `mss.mixed_recipients`, `mss.too_large`; 409 `mss.identity_not_qualified`,
@@ -327,11 +328,13 @@ pub async fn apply_report(
     Err(StoreError::Conflict(format!("message {id} kept changing")))
 }
 
-/// Sandbox only: reads the reports delivered to `from` in the simulator's mailboxes every 200 ms.
+/// Sandbox only: reads what the simulator delivered to `from` every 200 ms: reports move sent messages, other
+/// messages go to the inbox ([`super::mss_inbox::receive`]).
 pub async fn sandbox_reader(
     store: crate::store::Store,
     mailboxes: Arc<crate::sim::mss::Mailboxes>,
     from: String,
+    max_bytes: usize,
 ) {
     let mut seen = 0u32;
     loop {
@@ -342,8 +345,13 @@ pub async fn sandbox_reader(
             .filter(|m| m.uid > last)
         {
             seen = seen.max(mail.uid);
-            if let Err(e) = apply_report(&store, &mail.bytes).await {
-                tracing::warn!(error = %e, "MSSanté report not applied");
+            let outcome = if parse_report(&mail.bytes).is_ok() {
+                apply_report(&store, &mail.bytes).await.map(drop)
+            } else {
+                super::mss_inbox::receive(&store, &mail.bytes, max_bytes).await
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "MSSanté message not handled");
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
