@@ -271,7 +271,8 @@ async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged() {
     )
     .await;
     assert_eq!((s, a["mdn_sent"].as_bool()), (200, Some(true)), "{a}");
-    // The MDN (and the simulator's DSN about it) reach the mailbox named by Disposition-Notification-To.
+    // The MDN reaches the mailbox named by Disposition-Notification-To, sent from the null reverse-path: no DSN
+    // comes back about it.
     let after = boxes.messages(SANDBOX_MSS_FROM);
     let mdn: Vec<String> = after[before..]
         .iter()
@@ -279,6 +280,7 @@ async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged() {
         .filter(|t| t.contains("Reporting-UA:"))
         .collect();
     assert_eq!(mdn.len(), 1, "{mdn:?}");
+    assert_eq!(after.len(), before + 1, "only the MDN");
     assert!(
         mdn[0].contains("processed/Error: INS inconnu"),
         "{}",

@@ -194,7 +194,7 @@ pub(super) async fn ack(
         });
         let mdn = crate::mss::BuiltMessage {
             message_id: format!("<{mdn_id}>"),
-            from: state.mss.from.clone(),
+            from: String::new(),
             to: vec![to.clone()],
             bytes,
         };

@@ -80,7 +80,7 @@ pub struct Outgoing<'a> {
 pub struct BuiltMessage {
     /// `Message-ID`, with its angle brackets.
     pub message_id: String,
-    /// Envelope sender.
+    /// Envelope sender; empty = the null reverse-path `<>` (automatic replies such as MDNs).
     pub from: String,
     /// Envelope recipients. Sensitive for a patient (holds the INS): do not log.
     pub to: Vec<String>,

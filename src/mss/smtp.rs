@@ -315,10 +315,15 @@ async fn submit(
     // EHLO again to read the raw keywords: lettre's server info does not keep `DSN`.
     let ehlo = conn.command(Ehlo::new(hello)).await.map_err(io_or_tls)?;
     let dsn = ehlo.message().any(|l| l.eq_ignore_ascii_case("DSN"));
-    let from: Address = message.from.parse().map_err(|_| SendError::Refused {
-        reply: "bad sender address".into(),
-        permanent: true,
-    })?;
+    // An empty sender is the null reverse-path `<>` (MDNs and other automatic replies, RFC 8098 §2.1): no DSN.
+    let from: Option<Address> = match message.from.as_str() {
+        "" => None,
+        f => Some(f.parse().map_err(|_| SendError::Refused {
+            reply: "bad sender address".into(),
+            permanent: true,
+        })?),
+    };
+    let dsn = dsn && from.is_some();
     let id = message
         .message_id
         .trim_matches(['<', '>'])
@@ -337,7 +342,7 @@ async fn submit(
             value: Some(xtext(&id)),
         });
     }
-    conn.command(Mail::new(Some(from), mail_params))
+    conn.command(Mail::new(from, mail_params))
         .await
         .map_err(refused)?;
     for to in &message.to {
