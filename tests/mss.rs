@@ -64,6 +64,23 @@ async fn qual_person_with_pps(base: &str) -> (String, String) {
     (id, d["document_id"].as_str().unwrap().to_string())
 }
 
+/// Runs `segur --config cfg …` with the test key. tokio's process API: the daemon answering the command runs on
+/// the test's own runtime, which a blocking wait would stall.
+async fn cli(cfg: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_segur"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("SEGUR_API_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
 async fn wait_status(base: &str, id: &str, want: &str) -> Value {
     let mut last = Value::Null;
     for _ in 0..100 {
@@ -205,6 +222,36 @@ async fn bad_requests_are_typed_errors() {
     }
     let (s, b) = get(&base, "/v1/mss/messages/nope").await;
     assert_eq!((s, b["code"].as_str()), (404, Some("message.not_found")));
+
+    // The command line goes through the same API.
+    let cfg = dir.path().join("cli.toml");
+    std::fs::write(&cfg, format!("[api]\nlisten = \"{}\"\n", d.api_addr)).unwrap();
+    let (ok, out) = cli(
+        &cfg,
+        &["mss", "send", "--document", &doc, "--to", "x@gmail.com"],
+    )
+    .await;
+    assert!(!ok && out.contains("mss.domain_not_allowed"), "{out}");
+    let (ok, out) = cli(
+        &cfg,
+        &[
+            "mss",
+            "send",
+            "--document",
+            &doc,
+            "--to",
+            "dr.cli@medecin.test.mssante.fr",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let sent: Value = serde_json::from_str(&out).unwrap();
+    let id = sent["message_id"].as_str().unwrap();
+    wait_status(&base, id, "read").await;
+    let (ok, out) = cli(&cfg, &["mss", "inbox", "--message", id]).await;
+    assert!(ok && out.contains("\"read\""), "{out}");
+    let (ok, out) = cli(&cfg, &["mss", "inbox"]).await;
+    assert!(ok && out.contains("\"messages\""), "{out}");
     d.shutdown().await;
 }
 

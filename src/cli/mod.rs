@@ -71,7 +71,7 @@ pub enum Command {
     /// DMP: inspect what the gateway sends (signed VIHF).
     #[command(subcommand)]
     Dmp(dmp::DmpCmd),
-    /// MSSanté: write the XDM package or the MIME message of a document.
+    /// MSSanté: write the XDM package or the MIME message of a document; send it, read the inbox (daemon API).
     #[command(subcommand)]
     Mss(mss::MssCmd),
     /// Pro Santé Connect: log a professional in from the terminal.
@@ -175,7 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
-        Command::Mss(cmd) => return mss::run(cmd),
+        Command::Mss(cmd) => return mss::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -1,4 +1,6 @@
 //! `segur mss xdm` and `segur mss message`: write what the gateway would send by MSSanté, for inspection.
+//! `segur mss send` and `segur mss inbox`: the same calls as the DUI, against the running daemon's local API
+//! (`api.listen` of the configuration, key from `SEGUR_API_KEY`).
 
 use crate::mss::message::{DEFAULT_MAX_BYTES, Outgoing, Policy, Recipients, build_message};
 use crate::mss::sample::sample_pps;
@@ -31,6 +33,30 @@ pub enum MssCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Send a stored PPS by MSSanté through the running daemon (POST /v1/mss/messages) and print the answer.
+    Send {
+        /// The stored document (`POST /v1/documents/pps`).
+        #[arg(long)]
+        document: String,
+        /// Professional MSSanté address (repeat for several).
+        #[arg(long, required_unless_present = "patient")]
+        to: Vec<String>,
+        /// Or: the person's id, to send to their Mon espace santé mailbox.
+        #[arg(long, conflicts_with = "to")]
+        patient: Option<String>,
+        /// Text body.
+        #[arg(long)]
+        body: Option<String>,
+        /// Do not ask for read and delivery receipts.
+        #[arg(long)]
+        no_ack: bool,
+    },
+    /// Show the status of a sent message (`--message ID`) or the received messages.
+    Inbox {
+        /// A sent message id: print its status and events instead.
+        #[arg(long)]
+        message: Option<String>,
+    },
 }
 
 /// Sender address of the samples (a test application mailbox).
@@ -43,8 +69,67 @@ fn sender() -> Sender {
     }
 }
 
+/// Calls the running daemon's local API.
+fn call_api(
+    config: Option<&std::path::Path>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<ExitCode> {
+    let loaded = super::load_config(config)?;
+    let key = std::env::var("SEGUR_API_KEY")
+        .context("set SEGUR_API_KEY to an API key of the daemon (segur apikey create NAME)")?;
+    let url = format!("http://{}{path}", loaded.config.api.listen);
+    crate::pki::tls::install_default_provider();
+    super::runtime()?.block_on(async move {
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let mut r = client.request(method, &url).bearer_auth(key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let answer = r
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the daemon at {url} (segur serve)"))?;
+        let ok = answer.status().is_success();
+        out!("{}", answer.text().await?);
+        Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+}
+
 /// Runs `segur mss …`.
-pub fn run(cmd: MssCmd) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: MssCmd, config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    match cmd {
+        MssCmd::Send {
+            document,
+            to,
+            patient,
+            body,
+            no_ack,
+        } => {
+            let mut b = serde_json::json!({"document_id": document, "ack": !no_ack});
+            match patient {
+                Some(p) => b["patient_person_id"] = p.into(),
+                None => b["to"] = to.into(),
+            }
+            if let Some(text) = body {
+                b["body"] = text.into();
+            }
+            return call_api(config, reqwest::Method::POST, "/v1/mss/messages", Some(b));
+        }
+        MssCmd::Inbox { message } => {
+            let path = match message {
+                Some(id) => format!("/v1/mss/messages/{id}"),
+                None => "/v1/mss/inbox".to_owned(),
+            };
+            return call_api(config, reqwest::Method::GET, &path, None);
+        }
+        _ => {}
+    }
     let s = sample_pps(Some(crate::cda::sample::SAMPLE_PDF))
         .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
     let (out, bytes) = match cmd {
@@ -84,6 +169,7 @@ pub fn run(cmd: MssCmd) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
             (out, built.bytes)
         }
+        MssCmd::Send { .. } | MssCmd::Inbox { .. } => anyhow::bail!("handled above"),
     };
     std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(ExitCode::SUCCESS)
