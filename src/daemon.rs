@@ -151,6 +151,24 @@ pub struct StartOptions {
     pub env_api_key: Option<Secret>,
     /// Wraps the DMP transport (tests only).
     pub dmp_transport: Option<DmpTransportWrap>,
+    /// Records the exchanges with the national services: INSi, DMP, PSC, Annuaire Santé (evidence reports; off
+    /// when `None`).
+    pub recorder: Option<crate::exchange::Recorder>,
+}
+
+/// The DMP wrapper of `opts` followed by the exchange recorder, when set.
+fn dmp_wrap(opts: &StartOptions) -> Option<DmpTransportWrap> {
+    let Some(rec) = opts.recorder.clone() else {
+        return opts.dmp_transport.clone();
+    };
+    let inner = opts.dmp_transport.clone();
+    Some(DmpTransportWrap(Arc::new(move |t| {
+        let t = match &inner {
+            Some(w) => (w.0)(t),
+            None => t,
+        };
+        Arc::new(crate::exchange::RecordingDmp::new(t, rec.clone()))
+    })))
 }
 
 impl Daemon {
@@ -177,15 +195,24 @@ impl Daemon {
             None
         };
 
-        let insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
-        let annuaire = annuaire_client(config, &certs, sims.as_ref())?;
+        let mut insi = insi_client(config, &certs, sims.as_ref(), sandbox)?;
+        if let Some(rec) = &opts.recorder {
+            insi = insi.map(|c| {
+                c.wrap_transport(|t| Arc::new(crate::exchange::RecordingInsi::new(t, rec.clone())))
+            });
+        }
+        let mut annuaire = annuaire_client(config, &certs, sims.as_ref())?;
+        if let Some(rec) = &opts.recorder {
+            annuaire =
+                annuaire.map(|c| c.with_observer(crate::exchange::fhir_observer(rec.clone())));
+        }
         let dmp = api::dmp::DmpState {
             client: dmp_client(
                 config,
                 &certs,
                 sims.as_ref(),
                 sandbox,
-                opts.dmp_transport.as_ref(),
+                dmp_wrap(&opts).as_ref(),
             )?,
             source_id: crate::cda::uuid_oid(
                 uuid::Uuid::parse_str(&instance_id(&config.store.path)).unwrap_or_default(),
@@ -217,8 +244,32 @@ impl Daemon {
             addr: config.api.listen,
             source: e,
         })?;
-        let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?.map(Arc::new);
+        let psc = psc_client(config, &certs, sims.as_ref(), sandbox, api_addr)?
+            .map(|p| match &opts.recorder {
+                Some(rec) => p.with_recorder(rec.clone()),
+                None => p,
+            })
+            .map(Arc::new);
         let audit = crate::store::audit::AuditLog::start(store.clone());
+        let mut registry = crate::outbox::Registry::default();
+        registry.register(
+            crate::outbox::dmp::KIND,
+            Arc::new(crate::outbox::dmp::DmpPush {
+                store: store.clone(),
+                client: dmp.client.clone(),
+                source_id: dmp.source_id.clone(),
+            }),
+        );
+        let outbox = crate::outbox::Outbox::start(
+            store.clone(),
+            registry,
+            crate::outbox::Settings::from_config(&config.outbox),
+            Some(audit.clone()),
+            &instance_id(&config.store.path),
+        )
+        .await?;
+        let metrics = api::metrics::Metrics::default();
+        metrics.register_outbox(outbox.metrics());
         let state = Arc::new(Shared {
             finess,
             annuaire,
@@ -228,9 +279,10 @@ impl Daemon {
             dmp,
             mss,
             audit,
+            outbox,
             store,
             keys,
-            metrics: Default::default(),
+            metrics,
             certs: watched,
             expiry_windows: (config.pki.expiry_warn_days, config.pki.expiry_error_days),
             sandbox: sims.as_ref().map(SimHost::infos),
@@ -309,6 +361,7 @@ impl Daemon {
         }
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.state.outbox.shutdown().await;
         if let Some(s) = self.sims {
             s.stop().await;
         }

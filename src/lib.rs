@@ -12,6 +12,8 @@
 //! - [`api`]: the local HTTP API (axum, OpenAPI);
 //! - [`sim`]: simulators of the national services;
 //! - [`daemon`]: `segur serve` wiring it all;
+//! - [`exchange`]: the optional recorder of exchanges with the national services (evidence reports);
+//! - [`scenario`]: the DSR MS1 scenario runner and its evidence report;
 //! - [`cli`]: the `segur` command.
 //!
 //! Specifications followed: `shared/spec/*.md` (condensed INSi, DMP, MSSanté, PSC, FINESS, IGC Santé, DSR MS1).
@@ -25,14 +27,17 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dmp;
+pub mod exchange;
 pub mod finess;
 pub mod http;
 pub mod ins;
 pub mod logging;
 pub mod mss;
 pub mod net;
+pub mod outbox;
 pub mod pki;
 pub mod psc;
+pub mod scenario;
 pub mod secret;
 pub mod sim;
 pub mod store;

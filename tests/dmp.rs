@@ -2,6 +2,8 @@
 //! verification, XDS metadata rules), with a QUAL person qualified through the INSi simulator.
 
 mod common;
+#[path = "common/psc.rs"]
+mod pscc;
 
 use common::{KEY, http, sandbox_config, start};
 use segur_gateway::daemon::{Daemon, DmpTransportWrap, StartOptions};
@@ -137,13 +139,11 @@ async fn pps_to_the_dmp_then_replaced() {
     assert_eq!(held[0].content, xml.as_bytes());
     assert_eq!(held[0].structure_id, "1630790004");
 
-    // Sent again: the DMP already holds that uniqueId → typed error.
+    // Sent again: the DMP already holds that very document → recognised as a resend, nothing stored twice.
     let job = send(&base, &doc1).await;
-    assert_eq!(job["status"], "failed", "{job}");
-    assert_eq!(
-        job["result"]["error"]["code"], "dmp.registry.XDSDuplicateUniqueIdInRegistry",
-        "{job}"
-    );
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["duplicate"], true, "{job}");
+    assert_eq!(store.sim_dmp_documents(ADRUN_CX).await.unwrap().len(), 1);
 
     // Replacement: version 2, same set, RPLC to the first entry, which becomes deprecated.
     let (s, v2) = post(
@@ -273,6 +273,19 @@ async fn bad_input_is_refused_with_a_code() {
     .await;
     let (s, a) = post(&base, "/v1/dmp/access", json!({"person_id": adrtrois})).await;
     assert_eq!((s, a["dmp"].as_str()), (200, Some("absent")), "{a}");
+    // A DMP that refuses this structure (attention line AUTORISATION INTERDITE).
+    let tchitchi = person(
+        &base,
+        json!({"birth_name": "TCHITCHI", "given_names": ["CATARINA", "BELLA"], "sex": "F", "birth_date": "1936-06-21", "birth_place": "63220"}),
+        true,
+    )
+    .await;
+    let (s, a) = post(&base, "/v1/dmp/access", json!({"person_id": tchitchi})).await;
+    assert_eq!(
+        (s, a["dmp"].as_str(), a["detail"].as_str()),
+        (200, Some("access_refused"), Some("AUTORISATION INTERDITE")),
+        "{a}"
+    );
     d.shutdown().await;
 }
 
@@ -323,6 +336,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         StartOptions {
             env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
             dmp_transport: Some(wrap),
+            ..Default::default()
         },
     )
     .await
@@ -338,7 +352,12 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
     assert_eq!(s, 201, "{v1}");
     let doc = v1["document_id"].as_str().unwrap().to_string();
 
-    let cases: [(Rewrite, &str); 7] = [
+    let cases: [(Rewrite, &str); 9] = [
+        // The document changed after the submission set was signed: the manifest digest no longer matches.
+        (
+            |t| after_vihf(t, |m| m.replacen("<title>", "<title>X", 1)),
+            "dmp.registry.XDSRegistryMetadataError",
+        ),
         (
             |t| after_vihf(t, |m| m.replace("275126322074974^^^", "250036912304548^^^")),
             "dmp.registry.XDSPatientIdDoesNotMatch",
@@ -387,6 +406,15 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
             },
             "dmp.registry.XDSPatientIdDoesNotMatch",
         ),
+        // The signature no longer says it signs the submission set.
+        (
+            |t| {
+                after_vihf(t, |m| {
+                    m.replacen("AssociationType:signs", "AssociationType:signz", 1)
+                })
+            },
+            "dmp.registry.XDSRegistryMetadataError",
+        ),
         (|t| t.replacen(">urn:dmp<", ">urn:dmq<", 1), "dmp.refused"),
     ];
     for (i, (f, code)) in cases.iter().enumerate() {
@@ -395,6 +423,14 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         assert_eq!(job["status"], "failed", "case {i}: {job}");
         assert_eq!(job["result"]["error"]["code"], *code, "case {i}: {job}");
     }
+    // The signature refusal says so.
+    *rule.lock().unwrap() = Some(cases[0].0);
+    let job = send(&base, &doc).await;
+    let message = job["result"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("signature"), "{job}");
+    *rule.lock().unwrap() = Some(cases[8].0);
     // The VIHF refusal names the reason.
     let job = send(&base, &doc).await;
     assert!(
@@ -417,5 +453,112 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
     *rule.lock().unwrap() = None;
     let job = send(&base, &doc).await;
     assert_eq!(job["status"], "done", "{job}");
+    d.shutdown().await;
+}
+
+/// A transport that keeps a copy of every request body.
+#[derive(Debug)]
+struct Capture {
+    inner: Arc<dyn DmpTransport>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl DmpTransport for Capture {
+    fn send(&self, request: DmpRequest) -> BoxFuture<'_, Result<SoapReply, DmpTransportError>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&request.body).into_owned());
+        self.inner.send(request)
+    }
+}
+
+#[tokio::test]
+async fn a_professional_logged_in_with_psc_acts_in_the_vihf() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let wrap = DmpTransportWrap(Arc::new(move |inner| {
+        Arc::new(Capture {
+            inner,
+            seen: s.clone(),
+        }) as Arc<dyn DmpTransport>
+    }));
+    let d = Daemon::start(
+        &segur_gateway::config::Loaded {
+            config: sandbox_config(dir.path()),
+            path: None,
+        },
+        StartOptions {
+            env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
+            dmp_transport: Some(wrap),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", d.api_addr);
+    let browser = pscc::browser();
+    let pscc::Outcome::Session(handle) = pscc::login(&base, &browser, "899700218943").await else {
+        panic!("PSC login failed");
+    };
+    let id = person(&base, adrun(), true).await;
+
+    // TD0.2 as the professional.
+    let (st, a) = post(
+        &base,
+        "/v1/dmp/access",
+        json!({"person_id": id, "psc_session": handle}),
+    )
+    .await;
+    assert_eq!((st, a["dmp"].as_str()), (200, Some("exists")), "{a}");
+    // Push as the professional.
+    let (st, v1) = post(
+        &base,
+        "/v1/documents/pps",
+        json!({"person_id": id, "plan": plan()}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v1}");
+    let (st, job) = post(
+        &base,
+        "/v1/dmp/documents",
+        json!({"document_id": v1["document_id"], "psc_session": handle}),
+    )
+    .await;
+    assert_eq!(st, 202, "{job}");
+    let done = wait_job(&base, job["job_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "done", "{done}");
+    // Without a session: the software acts.
+    let (st, a) = post(&base, "/v1/dmp/access", json!({"person_id": id})).await;
+    assert_eq!(st, 200, "{a}");
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "TD0.2, ITI-41, TD0.2");
+    for body in &seen[..2] {
+        assert!(
+            body.contains(">899700218943</saml2:NameID>"),
+            "NameID is the professional"
+        );
+        assert!(
+            body.contains(">CLAIRE MARTIN<"),
+            "subject-id is the professional's name"
+        );
+        assert!(
+            body.contains("code=\"10\" codeSystem=\"1.2.250.1.71.1.2.7\""),
+            "profession role"
+        );
+        assert!(!body.contains("AUTOMATE"));
+    }
+    assert!(seen[2].contains("code=\"AUTOMATE\""));
+
+    // An unknown session is a 404 before anything is sent.
+    let (st, e) = post(
+        &base,
+        "/v1/dmp/access",
+        json!({"person_id": id, "psc_session": "nope"}),
+    )
+    .await;
+    assert_eq!(st, 404, "{e}");
     d.shutdown().await;
 }

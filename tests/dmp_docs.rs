@@ -31,6 +31,95 @@ fn xmlsec_verify(xml: &str) -> Output {
         .expect("xmlsec1 is installed (scripts/test installs it)")
 }
 
+/// `xmlsec1 --verify` of a submission-set signature: the XAdES `SignedProperties` and the `ds:Manifest` are
+/// referenced by `Id`, declared to xmlsec1 (no DTD says they are ids); xmlsec1 also checks the manifest: its
+/// `urn:oid:<uniqueId>` reference is mapped to the document's file.
+fn xmlsec_verify_xades(xml: &str, unique_id: &str, document: &[u8]) -> Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("signature.xml");
+    std::fs::write(&file, xml).expect("write");
+    let doc = dir.path().join("document.xml");
+    std::fs::write(&doc, document).expect("write");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").expect("write");
+    Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(repo("certs/root-elementaire.pem"))
+        .arg("--untrusted-pem")
+        .arg(repo("certs/ca-elementaire-organisations.pem"))
+        .args([
+            "--id-attr:Id",
+            "http://uri.etsi.org/01903/v1.1.1#:SignedProperties",
+            "--id-attr:Id",
+            "http://www.w3.org/2000/09/xmldsig#:Manifest",
+        ])
+        .arg(format!("--url-map:urn:oid:{unique_id}"))
+        .arg(&doc)
+        // The submission set has no bytes: its reference (placeholder digest) resolves to an empty file.
+        .arg("--url-map:urn:oid:1.2.250.1.999.1.41")
+        .arg(&empty)
+        .arg(&file)
+        .output()
+        .expect("xmlsec1 is installed (scripts/test installs it)")
+}
+
+#[test]
+fn xmlsec1_verifies_the_submission_set_signature() {
+    use segur_gateway::dmp::xades::{Signed, XadesRequest, sign};
+    let signer = VihfSigner::new(segur_gateway::pki::testpki::sign()).expect("signer");
+    let cda = b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>";
+    let signed = sign(
+        &signer,
+        &XadesRequest {
+            submission_set: "1.2.250.1.999.1.41",
+            documents: &[Signed {
+                unique_id: "1.2.250.1.999.1.42",
+                content: cda,
+            }],
+            id: "sig-xmlsec",
+            now: time::OffsetDateTime::now_utc(),
+        },
+    )
+    .expect("signed");
+    let verify =
+        |xml: &str, document: &[u8]| xmlsec_verify_xades(xml, "1.2.250.1.999.1.42", document);
+    let ok = verify(&signed, cda);
+    assert!(
+        ok.status.success(),
+        "xmlsec1 refused the submission-set signature: {}\n{signed}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // xmlsec1 reports manifest references apart (XML-DSig leaves their validation to the application). The
+    // submission set's reference carries the kit's placeholder digest (the set has no bytes): 1 of 2 verifies,
+    // the document's.
+    let manifest_ok = |out: &Output| {
+        String::from_utf8_lossy(&out.stderr).contains("Manifests References (ok/all): 1/2")
+    };
+    assert!(manifest_ok(&ok), "{}", String::from_utf8_lossy(&ok.stderr));
+    // The document is not the one signed: the manifest reference fails.
+    let other = verify(&signed, b"<ClinicalDocument/>");
+    assert!(
+        !manifest_ok(&other),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    // The manifest (one digest byte) and the signed properties are both covered.
+    let digest = segur_gateway::dmp::xades::document_digest(cda).expect("digest");
+    let mut other = digest.clone().into_bytes();
+    other[0] = if other[0] == b'A' { b'B' } else { b'A' };
+    let tampered = signed.replacen(&digest, std::str::from_utf8(&other).unwrap(), 1);
+    assert_ne!(tampered, signed);
+    assert!(!verify(&tampered, cda).status.success());
+    let tampered = signed.replacen(
+        "<xades:Description>Source<",
+        "<xades:Description>Sourcf<",
+        1,
+    );
+    assert_ne!(tampered, signed);
+    assert!(!verify(&tampered, cda).status.success());
+}
+
 fn signed_vihf() -> String {
     let patient = Ins::parse("275126322074974", InsOid::NirTest).expect("INS");
     let lps = Lps {
@@ -178,6 +267,7 @@ fn the_vihf_still_verifies_inside_the_iti41_envelope() {
         submission: &sub,
         document: built.xml().as_bytes(),
         vihf: &vihf,
+        signature: None,
         to: "https://localhost/si-dmp-server/v2/services/repository",
         message_id: uuid::Uuid::new_v4(),
         boundary: "MIMEBoundary_test",

@@ -8,11 +8,11 @@
 //!   the new one is its next version (same `setId`, `RPLC`), and only the latest version may be replaced.
 //! - `GET /v1/documents/{id}`: the CDA XML.
 //! - `POST /v1/dmp/access` `{"person_id"}`: TD0.2 result.
-//! - `POST /v1/dmp/documents` `{"document_id"}` → 202 `{"job_id"}`; `GET /v1/jobs/{id}` →
-//!   `{"status":"queued"|"sending"|"done"|"failed","result":{...}}`. Sent directly by a background task for now
-//!   (the durable outbox is another issue): a job interrupted by a restart stays `sending`. A registry `Failure`
-//!   gives `failed` with `result.error.code` = `dmp.registry.<errorCode>` of the first error, and every error in
-//!   `result.errors`.
+//! - `POST /v1/dmp/documents` `{"document_id"}` (optional `Idempotency-Key` header) → 202 `{"job_id"}`: a
+//!   `dmp_push` job of the durable outbox ([`crate::outbox::dmp`]), committed before the answer; `GET /v1/jobs/{id}`
+//!   → `{"status":"queued"|"sending"|"done"|"failed"|"cancelled","result":{...}}` ([`super::jobs`]). A registry
+//!   `Failure` gives `failed` with `result.error.code` = `dmp.registry.<errorCode>` of the first error, and every
+//!   error in `result.errors`; transient errors are retried with backoff.
 //!
 //! Errors: 409 `dmp.identity_not_qualified` (person not QUAL); 422 `dmp.missing_eg`, `cda.invalid_date`,
 //! `cda.invalid_period`, `cda.pdf_too_large` (over `dmp.max_pdf_bytes`), `cda.not_pdf`, `cda.invalid_pdf_base64`,
@@ -25,13 +25,12 @@ use super::context::Ctx;
 use super::error::ApiError;
 use super::json::ApiJson;
 use crate::cda::{self, Body, CdaError, DocumentIds, PpsDocument, SchemaError};
+use crate::dmp::Actor;
 use crate::dmp::client::{DmpClient, DmpError};
 use crate::ins::person::Person;
 use crate::ins::{IdentityStatus, Ins, InsOid};
 use crate::store::StoreError;
 use crate::store::dmp::DocumentRow;
-use crate::xds::pps::SubmissionIds;
-use crate::xds::response::RegistryResult;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -40,7 +39,6 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -62,7 +60,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/documents/{id}", get(get_document))
         .route("/v1/dmp/access", post(access))
         .route("/v1/dmp/documents", post(send))
-        .route("/v1/jobs/{id}", get(get_job))
 }
 
 fn e422(code: &str, message: impl Into<String>) -> ApiError {
@@ -377,6 +374,24 @@ pub fn dmp_error(e: &DmpError) -> ApiError {
 pub struct AccessBody {
     /// The person (must be QUAL).
     pub person_id: String,
+    /// A Pro Santé Connect session handle: the professional acts (VIHF `NameID`, roles); absent = the software
+    /// (`AUTOMATE`).
+    #[serde(default)]
+    pub psc_session: Option<String>,
+}
+
+/// The actor of a DMP request: the professional of `psc_session`, or the software.
+async fn actor(state: &AppState, psc_session: Option<&str>) -> Result<Actor, ApiError> {
+    let Some(handle) = psc_session else {
+        return Ok(Actor::Automaton);
+    };
+    let psc = state
+        .psc
+        .as_ref()
+        .ok_or_else(|| ApiError::from(crate::psc::PscError::NotConfigured))?;
+    let view = psc.session(handle).await?;
+    Actor::from_professional(&view.professional)
+        .map_err(|m| e422("dmp.professional_without_profession", m))
 }
 
 /// TD0.2: does the person have a DMP this structure may write to?
@@ -391,7 +406,8 @@ pub(super) async fn access(
 ) -> Result<Json<Value>, ApiError> {
     let p = person(&state, &body.person_id).await?;
     let ins = qualified_ins(&p)?;
-    let result = client(&state)?.access(&ins).await;
+    let actor = actor(&state, body.psc_session.as_deref()).await?;
+    let result = client(&state)?.access_as(&ins, &actor).await;
     let outcome = if result.is_ok() { "ok" } else { "error" };
     state
         .audit
@@ -409,6 +425,9 @@ pub(super) async fn access(
 pub struct SendBody {
     /// The stored document to send.
     pub document_id: String,
+    /// A Pro Santé Connect session handle: the professional sends (VIHF); absent = the software (`AUTOMATE`).
+    #[serde(default)]
+    pub psc_session: Option<String>,
 }
 
 /// Sends a stored document to the person's DMP (ITI-41) in the background.
@@ -419,6 +438,7 @@ pub struct SendBody {
 pub(super) async fn send(
     State(state): State<AppState>,
     ctx: Ctx,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let doc = state
@@ -429,164 +449,36 @@ pub(super) async fn send(
     let p = person(&state, &doc.person_id).await?;
     qualified_ins(&p)?;
     client(&state)?;
-    let job_id = uuid::Uuid::new_v4().to_string();
-    state.store.insert_job(&job_id, &doc.id).await?;
+    let actor = actor(&state, body.psc_session.as_deref()).await?;
+    let mut payload = crate::outbox::dmp::DmpPushPayload::new(&doc.id, OffsetDateTime::now_utc());
+    payload.actor = match actor {
+        Actor::Automaton => None,
+        professional => Some(professional),
+    };
+    let submit = crate::outbox::Submit {
+        kind: crate::outbox::dmp::KIND,
+        payload: serde_json::to_value(&payload).map_err(|e| ApiError::internal(e.to_string()))?,
+        subject: Some(doc.id.clone()),
+        idempotency: None,
+    };
+    let request = json!({"document_id": body.document_id, "psc_session": body.psc_session});
+    let answer = super::jobs::create(
+        &state,
+        &ctx,
+        &headers,
+        "/v1/dmp/documents",
+        &request,
+        submit,
+    )
+    .await?;
     state
         .audit
         .record(ctx.audit(
             "dmp.send_queued",
             Some(doc.id.clone()),
             "ok",
-            Some(json!({"job_id": job_id})),
+            Some(json!({"job_id": answer.1["job_id"]})),
         ))
         .await;
-    let task_state = Arc::clone(&state);
-    let id = job_id.clone();
-    tokio::spawn(async move { run_job(task_state, id, doc).await });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
-}
-
-/// A sending job.
-#[utoipa::path(get, path = "/v1/jobs/{id}", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Job id")),
-    responses((status = 200, description = "`{\"status\", \"result\"}`"), (status = 404, body = ApiError)))]
-pub(super) async fn get_job(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let j = state
-        .store
-        .job(&id)
-        .await
-        .map_err(|e| not_found("job.not_found", e))?;
-    Ok(Json(json!({
-        "job_id": j.id, "document_id": j.document_id, "status": j.status, "result": j.result.unwrap_or(Value::Null)
-    })))
-}
-
-async fn run_job(state: AppState, job_id: String, doc: DocumentRow) {
-    if let Err(e) = state.store.update_job(&job_id, "sending", None).await {
-        tracing::error!(error = %e, "job state not saved");
-    }
-    let (status, result) = match push(&state, &doc).await {
-        Ok(v) => ("done", v),
-        Err(v) => ("failed", v),
-    };
-    if let Err(e) = state.store.update_job(&job_id, status, Some(&result)).await {
-        tracing::error!(error = %e, "job result not saved");
-    }
-    let entry = crate::store::audit::AuditEntry {
-        actor: "dmp-sender".into(),
-        action: "dmp.iti41".into(),
-        subject: Some(doc.id.clone()),
-        outcome: status.into(),
-        correlation_id: Some(job_id),
-        details: Some(result),
-    };
-    state.audit.record(entry).await;
-}
-
-pub(super) fn failure(code: &str, message: impl Into<String>, transient: bool) -> Value {
-    json!({"error": {"code": code, "message": message.into(), "transient": transient}})
-}
-
-/// Rebuilds the validated CDA of a stored document from its plan (identical to the stored XML, or an error), with
-/// the version it replaces; the error is a job failure result (`{"error":{code,message,transient}}`).
-pub(super) async fn rebuild(
-    state: &AppState,
-    doc: &DocumentRow,
-) -> Result<(PpsDocument, cda::Cda, Option<DocumentRow>), Value> {
-    let internal = |m: String| failure("internal", m, false);
-    let plan: PpsDocument = serde_json::from_str(&doc.plan).map_err(|e| internal(e.to_string()))?;
-    let built_at =
-        OffsetDateTime::parse(&doc.built_at, &Rfc3339).map_err(|e| internal(e.to_string()))?;
-    let previous = match &doc.replaces {
-        Some(id) => Some(
-            state
-                .store
-                .document(id)
-                .await
-                .map_err(|e| internal(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let ids = DocumentIds {
-        id: doc.cda_id.clone(),
-        set_id: doc.set_id.clone(),
-        version: u32::try_from(doc.version).unwrap_or(u32::MAX),
-        replaces: previous.as_ref().map(|p| p.cda_id.clone()),
-    };
-    let (plan, cda) = build_cda(plan, ids, doc.pdf.clone(), built_at)
-        .await
-        .map_err(|e| failure(&e.code, e.message, false))?;
-    if cda.xml() != doc.xml {
-        return Err(internal(
-            "the rebuilt document differs from the stored one".into(),
-        ));
-    }
-    Ok((plan, cda, previous))
-}
-
-/// Rebuilds the validated CDA from the stored plan and sends it; `Ok` with the success result, `Err` with the
-/// failure result.
-async fn push(state: &AppState, doc: &DocumentRow) -> Result<Value, Value> {
-    let client = state
-        .dmp
-        .client
-        .clone()
-        .ok_or_else(|| failure("dmp.not_configured", "no DMP client", false))?;
-    let (plan, cda, previous) = rebuild(state, doc).await?;
-    let internal = |m: String| failure("internal", m, false);
-    let entry = uuid::Uuid::parse_str(&doc.entry_uuid).map_err(|e| internal(e.to_string()))?;
-    let sub_ids = SubmissionIds {
-        set_entry: uuid::Uuid::new_v4(),
-        document_entry: entry,
-        set_unique: uuid::Uuid::new_v4(),
-        source_id: state.dmp.source_id.clone(),
-        submission_time: OffsetDateTime::now_utc(),
-        replaces: previous.map(|p| p.entry_uuid),
-    };
-    let submission = crate::xds::pps::submission(&plan, &cda, &sub_ids);
-    match client.push(&submission, cda.xml().as_bytes()).await {
-        Ok(RegistryResult::Success { warnings }) => Ok(json!({
-            "registry_status": "success", "unique_id": doc.cda_id, "warnings": warnings,
-        })),
-        Ok(RegistryResult::PartialSuccess { errors } | RegistryResult::Failure { errors }) => {
-            let first = errors.first();
-            let code = first.map_or_else(
-                || "dmp.registry.failure".to_string(),
-                |e| format!("dmp.registry.{}", registry_code(&e.code)),
-            );
-            let message = first.map_or_else(String::new, |e| e.context.clone());
-            let transient = errors.iter().all(|e| e.is_transient()) && !errors.is_empty();
-            let mut v = failure(&code, message, transient);
-            v["registry_status"] = json!("failure");
-            v["errors"] = json!(errors);
-            Err(v)
-        }
-        Err(e) => Err(failure(e.code(), e.to_string(), e.is_transient())),
-    }
-}
-
-/// The errorCode as IHE writes it (`XDSPatientIdDoesNotMatch`…).
-fn registry_code(code: &crate::xds::response::ErrorCode) -> String {
-    use crate::xds::response::ErrorCode as C;
-    match code {
-        C::RegistryMetadataError => "XDSRegistryMetadataError".into(),
-        C::RepositoryMetadataError => "XDSRepositoryMetadataError".into(),
-        C::DuplicateUniqueIdInRegistry => "XDSDuplicateUniqueIdInRegistry".into(),
-        C::PatientIdDoesNotMatch => "XDSPatientIdDoesNotMatch".into(),
-        C::UnknownPatientId => "XDSUnknownPatientId".into(),
-        C::MissingDocument => "XDSMissingDocument".into(),
-        C::MissingDocumentMetadata => "XDSMissingDocumentMetadata".into(),
-        C::NonIdenticalHash => "XDSNonIdenticalHash".into(),
-        C::NonIdenticalSize => "XDSNonIdenticalSize".into(),
-        C::DuplicateUniqueIdInMessage => "XDSDuplicateUniqueIdInMessage".into(),
-        C::UnresolvedReference => "UnresolvedReferenceException".into(),
-        C::InternalError => "XDSRegistryError".into(),
-        C::Busy => "XDSRegistryBusy".into(),
-        C::OutOfResources => "XDSRegistryOutOfResources".into(),
-        C::NotAvailable => "XDSRegistryNotAvailable".into(),
-        C::Other(s) => s.clone(),
-    }
+    Ok(answer)
 }

@@ -1,7 +1,8 @@
 //! `/metrics`: Prometheus text exposition (prometheus-client).
 //!
 //! Now: HTTP requests by method, matched route and status; request latency by route; the days left on each
-//! configured certificate. The outbox work adds queue depth and per-service latency.
+//! configured certificate; outbox jobs per status (read from the store at each scrape, so every daemon of a fleet
+//! shows the shared queue), attempts by kind and outcome, and attempt latency by service.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -29,6 +30,13 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Labels of a job status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// `queued`, `sending`, `done`, `failed`, `cancelled`.
+    pub status: String,
+}
+
 /// Labels of a certificate.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CertLabels {
@@ -51,6 +59,8 @@ pub struct Metrics {
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Days left on each certificate.
     pub cert_days_left: Family<CertLabels, Gauge>,
+    /// Outbox jobs per status.
+    pub queue_depth: Family<StatusLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -82,16 +92,45 @@ impl Default for Metrics {
             "Days before each configured certificate expires",
             cert_days_left.clone(),
         );
+        let queue_depth = Family::<StatusLabels, Gauge>::default();
+        registry.register("outbox_jobs", "Outbox jobs per status", queue_depth.clone());
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             cert_days_left,
+            queue_depth,
         }
     }
 }
 
 impl Metrics {
+    /// Registers the outbox's attempt counter and latency histogram.
+    pub fn register_outbox(&self, m: &crate::outbox::OutboxMetrics) {
+        if let Ok(mut reg) = self.registry.lock() {
+            reg.register(
+                "outbox_attempts",
+                "Outbox send attempts by job kind and outcome (done, retry, failed)",
+                m.attempts.clone(),
+            );
+            reg.register(
+                "outbox_attempt_duration_seconds",
+                "Duration of one send attempt by service",
+                m.latency.clone(),
+            );
+        }
+    }
+
+    /// Sets the queue depth gauges (statuses not listed are 0).
+    pub fn set_queue_depth(&self, counts: &[(String, i64)]) {
+        for s in ["queued", "sending", "done", "failed", "cancelled"] {
+            let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+            self.queue_depth
+                .get_or_create(&StatusLabels { status: s.into() })
+                .set(n);
+        }
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -14,6 +14,7 @@ pub mod dmp;
 pub mod error;
 pub mod finess;
 mod ins;
+pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod mss;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub mss: mss::MssState,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
+    /// The durable outbox (DMP pushes, MSSanté messages).
+    pub outbox: crate::outbox::Outbox,
     /// API keys.
     pub keys: auth::Keys,
     /// Metrics.

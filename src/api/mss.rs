@@ -85,6 +85,64 @@ pub struct SendBody {
     pub ack: Option<bool>,
 }
 
+/// Rebuilds the validated CDA of a stored document from its plan (it must equal the stored XML), with the
+/// version it replaces.
+async fn rebuild(
+    state: &AppState,
+    doc: &crate::store::dmp::DocumentRow,
+) -> Result<
+    (
+        crate::cda::PpsDocument,
+        crate::cda::Cda,
+        Option<crate::store::dmp::DocumentRow>,
+    ),
+    ApiError,
+> {
+    let internal = |m: String| ApiError::internal(m);
+    let plan: crate::cda::PpsDocument =
+        serde_json::from_str(&doc.plan).map_err(|e| internal(e.to_string()))?;
+    let built_at = time::OffsetDateTime::parse(
+        &doc.built_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| internal(e.to_string()))?;
+    let previous = match &doc.replaces {
+        Some(id) => Some(state.store.document(id).await?),
+        None => None,
+    };
+    let ids = crate::cda::DocumentIds {
+        id: doc.cda_id.clone(),
+        set_id: doc.set_id.clone(),
+        version: u32::try_from(doc.version).unwrap_or(u32::MAX),
+        replaces: previous.as_ref().map(|p| p.cda_id.clone()),
+    };
+    let (pdf, xml) = (doc.pdf.clone(), doc.xml.clone());
+    let built = tokio::task::spawn_blocking(move || {
+        let body = match &pdf {
+            Some(p) => crate::cda::Body::N1 { pdf: p },
+            None => crate::cda::Body::N3,
+        };
+        crate::cda::build(&plan, &ids, body, built_at, &crate::cda::Xmllint::cda())
+            .map(|c| (plan, c))
+    })
+    .await
+    .map_err(|_| internal("the document builder stopped".into()))?;
+    match built {
+        Ok((plan, cda)) if cda.xml() == xml => Ok((plan, cda, previous)),
+        Ok(_) => Err(internal(
+            "the rebuilt document differs from the stored one".into(),
+        )),
+        Err(e) => {
+            let status = if e.code() == "cda.validator_unavailable" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            Err(ApiError::new(status, e.code(), e.to_string()))
+        }
+    }
+}
+
 fn e422(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
@@ -151,16 +209,7 @@ pub(super) async fn send(
             ));
         }
     };
-    let (plan, cda, previous) = super::dmp::rebuild(&state, &doc).await.map_err(|v| {
-        let code = v["error"]["code"].as_str().unwrap_or("internal").to_owned();
-        let message = v["error"]["message"].as_str().unwrap_or("").to_owned();
-        let status = if code == "cda.validator_unavailable" {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        ApiError::new(status, &code, message)
-    })?;
+    let (plan, cda, previous) = rebuild(&state, &doc).await?;
     let now = time::OffsetDateTime::now_utc();
     let entry = uuid::Uuid::parse_str(&doc.entry_uuid)
         .map_err(|_| ApiError::internal("stored entryUUID unreadable"))?;

@@ -35,6 +35,7 @@ pub(super) fn v1() -> Router<AppState> {
         .merge(super::dmp::routes())
         .merge(super::mss::routes())
         .merge(super::mss_inbox::routes())
+        .merge(super::jobs::routes())
 }
 
 /// The OpenAPI document.
@@ -48,9 +49,10 @@ pub(super) fn v1() -> Router<AppState> {
         super::finess::lookup, super::finess::search,
         super::psc::login, super::psc::callback, super::psc::session, super::psc::logout,
         super::psc::ciba_start, super::psc::ciba_status,
-        super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send, super::dmp::get_job,
         super::mss::send, super::mss::get_message, super::mss_inbox::list, super::mss_inbox::one,
         super::mss_inbox::ack,
+        super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send,
+        super::jobs::get_job, super::jobs::list, super::jobs::retry, super::jobs::cancel,
     ),
     components(schemas(
         Health, Check, SandboxAnswer, SimInfo, InspectRequest, ApiError,
@@ -160,6 +162,17 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         }
         checks.insert(format!("certificate:{}", c.role), check);
     }
+    for (service, n) in state.outbox.degraded() {
+        checks.insert(
+            format!("service:{service}"),
+            Check {
+                status: "warning",
+                message: Some(format!(
+                    "the last {n} attempts to {service} failed with transient errors (jobs are retried)"
+                )),
+            },
+        );
+    }
     if let Some(sims) = &state.sandbox {
         checks.insert(
             "sandbox".to_string(),
@@ -185,6 +198,10 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.job_counts().await {
+        Ok(counts) => state.metrics.set_queue_depth(&counts),
+        Err(e) => tracing::warn!(error = %e, "queue depth not read"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -18,6 +18,7 @@ mod finess;
 mod ids;
 mod mss;
 mod psc;
+mod scenario;
 
 use crate::config::{Config, Loaded};
 use crate::logging::{self, LogFormat};
@@ -77,6 +78,9 @@ pub enum Command {
     /// Pro Santé Connect: log a professional in from the terminal.
     #[command(subcommand)]
     Psc(psc::PscCmd),
+    /// DSR MS1 scenarios: list them, run them on the sandbox (or `--config`) with an evidence report.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCmd),
 }
 
 /// `segur config …`
@@ -176,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
         Command::Mss(cmd) => return mss::run(cmd, cli.config.as_deref()),
+        Command::Scenario(cmd) => return scenario::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -46,6 +46,8 @@ pub struct Config {
     pub dmp: DmpConfig,
     /// MSSanté operator.
     pub mss: MssConfig,
+    /// The durable outbox that sends DMP documents and MSSanté messages.
+    pub outbox: OutboxConfig,
     /// Embedded simulators.
     pub sandbox: SandboxConfig,
 }
@@ -186,6 +188,41 @@ impl Default for DmpConfig {
             homologation_id: None,
             secteur_activite: "SA17".into(),
             max_pdf_bytes: 5 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Jobs sent at the same time by this daemon.
+    pub workers: usize,
+    /// Attempts before a job with transient errors is `failed` (dead letter).
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubled at each attempt, with ±50 % jitter.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay, in seconds.
+    pub backoff_max_secs: u64,
+    /// Seconds a worker holds a claimed job; another daemon may claim it once the lease has run out. Longer than
+    /// the slowest exchange (`dmp.timeout_secs`).
+    pub lease_secs: u64,
+    /// On SIGTERM, seconds given to in-flight jobs to finish before they are released for another run.
+    pub shutdown_grace_secs: u64,
+    /// Consecutive transient failures of a service after which `/health` says `degraded`.
+    pub degraded_after: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            workers: 4,
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 300,
+            lease_secs: 120,
+            shutdown_grace_secs: 20,
+            degraded_after: 5,
         }
     }
 }
@@ -456,6 +493,18 @@ impl Config {
                 "api.tls_key",
                 "api.tls_cert and api.tls_key go together".into(),
             ));
+        }
+        if self.outbox.workers == 0 || self.outbox.workers > 256 {
+            return Err(invalid(
+                "outbox.workers",
+                "between 1 and 256 workers".into(),
+            ));
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(invalid("outbox.max_attempts", "at least 1".into()));
+        }
+        if self.outbox.lease_secs == 0 {
+            return Err(invalid("outbox.lease_secs", "at least 1 second".into()));
         }
         if self.api.body_limit < 1024 {
             return Err(invalid(

@@ -5,11 +5,14 @@
 //! declaration is refused, sizes and depth are bounded, elements are matched by namespace and local name (any
 //! prefix).
 //!
-//! TD0.2 answer shape read *(verify against the DMP integration guide's TD0.2 example)*: HL7 v3 transmission
-//! wrapper `acknowledgement/typeCode` (`AA` accepted; `AE`/`AR` = access refused, the reason in
-//! `acknowledgementDetail/text`), then `controlActProcess/queryAck/queryResponseCode` (`OK` = the DMP exists,
-//! `NF` = no DMP), the patient in `controlActProcess/subject/registrationEvent/subject1/patient/id` (checked to be
-//! the INS asked for), and the attention line (e.g. `AUTORISATION VALIDE`) in `acknowledgementDetail/text`.
+//! TD0.2 answer shape read, checked against the CNAM DMP kit's example answer (`k-jefferson/Dehempe`, "package
+//! dmp", `TD0.2 - Test d'existence_réponse.xml`): the HL7 v3 wrapper's `acknowledgement@typeCode` (an attribute:
+//! `AA` accepted; `AE`/`AR` = refused, the reason in `acknowledgementDetail/text`); the attention lines
+//! `attentionLine/keyWordText@code` + `value@code`, of which `AUTORISATION` gives the structure's authorisation
+//! on the DMP (`VALIDE` in the example; `INTERDITE` = access refused; the detail returned is
+//! `AUTORISATION <value>`); `controlActProcess/queryAck/queryResponseCode@code` (`OK` = the DMP exists, `NF` = no
+//! DMP); the patient in `controlActProcess/subject/registrationEvent/subject1/patient`, whose `id`s (the example
+//! has two: an INS-C, root `1.2.250.1.213.1.4.2`, then the NIR) must include the INS asked for.
 
 use super::soap::SOAP12_NS;
 use super::td02::HL7_NS;
@@ -115,11 +118,21 @@ pub fn parse_td02(input: &[u8], patient: &Ins) -> Result<AccessResult, AnswerErr
     let ack = msg
         .child(HL7_NS, "acknowledgement")
         .ok_or_else(|| AnswerError::Unexpected("no acknowledgement".into()))?;
-    let detail = ack
-        .child(HL7_NS, "acknowledgementDetail")
-        .and_then(|d| d.child(HL7_NS, "text"))
-        .map(|t| t.text().chars().take(256).collect::<String>());
-    match ack.child(HL7_NS, "typeCode").and_then(|t| t.attr("code")) {
+    let authorisation = msg
+        .children_in(HL7_NS, "attentionLine")
+        .find(|l| {
+            l.child(HL7_NS, "keyWordText").and_then(|k| k.attr("code")) == Some("AUTORISATION")
+        })
+        .and_then(|l| l.child(HL7_NS, "value"))
+        .and_then(|v| v.attr("code"));
+    let detail = authorisation
+        .map(|a| format!("AUTORISATION {a}"))
+        .or_else(|| {
+            ack.child(HL7_NS, "acknowledgementDetail")
+                .and_then(|d| d.child(HL7_NS, "text"))
+                .map(|t| t.text().chars().take(256).collect::<String>())
+        });
+    match ack.attr("typeCode") {
         Some("AA") => {}
         Some("AE" | "AR") => return Ok(AccessResult::AccessRefused { detail }),
         other => {
@@ -138,14 +151,20 @@ pub fn parse_td02(input: &[u8], patient: &Ins) -> Result<AccessResult, AnswerErr
     match code {
         Some("NF") => Ok(AccessResult::Absent),
         Some("OK") => {
-            let id = cap
+            let p = cap
                 .find(HL7_NS, "patient")
-                .and_then(|p| p.child(HL7_NS, "id"))
-                .ok_or_else(|| AnswerError::Unexpected("no patient id".into()))?;
-            if id.attr("extension") != Some(patient.value().as_str())
-                || id.attr("root") != Some(patient.oid().as_str())
-            {
+                .ok_or_else(|| AnswerError::Unexpected("no patient".into()))?;
+            let value = patient.value();
+            let oid = patient.oid();
+            let same = p.children_in(HL7_NS, "id").any(|id| {
+                id.attr("extension") == Some(value.as_str())
+                    && id.attr("root") == Some(oid.as_str())
+            });
+            if !same {
                 return Err(AnswerError::OtherPatient);
+            }
+            if authorisation == Some("INTERDITE") {
+                return Ok(AccessResult::AccessRefused { detail });
             }
             Ok(AccessResult::Exists { detail })
         }
@@ -164,10 +183,16 @@ mod tests {
         Ins::parse("275126322074974", InsOid::NirTest).expect("ins")
     }
 
-    fn answer(ack: &str, code: &str, ext: &str) -> String {
+    /// An answer in the shape of the CNAM kit's example (attention lines, `typeCode` attribute, an INS-C id
+    /// before the NIR).
+    fn answer_with(ack: &str, code: &str, ext: &str, authorisation: &str) -> String {
         format!(
-            r#"<e:Envelope xmlns:e="{SOAP12_NS}"><e:Body><h:PRPA_IN201308UV02 xmlns:h="{HL7_NS}"><h:acknowledgement><h:typeCode code="{ack}"/><h:acknowledgementDetail><h:text>AUTORISATION VALIDE</h:text></h:acknowledgementDetail></h:acknowledgement><h:controlActProcess><h:subject><h:registrationEvent><h:subject1><h:patient><h:id root="1.2.250.1.213.1.4.10" extension="{ext}"/></h:patient></h:subject1></h:registrationEvent></h:subject><h:queryAck><h:queryResponseCode code="{code}"/></h:queryAck></h:controlActProcess></h:PRPA_IN201308UV02></e:Body></e:Envelope>"#
+            r#"<e:Envelope xmlns:e="{SOAP12_NS}"><e:Body><PRPA_IN201308UV02 xmlns="{HL7_NS}" ITSVersion="XML_1.0"><id root="0cc7f660-e7b5-4131-aee3-5ad75c0b32f2"/><attentionLine><keyWordText code="AUTORISATION" codeSystem="1.2.250.1.213.4.1.2.6.1"/><value code="{authorisation}" codeSystem="1.2.250.1.213.4.1.2.6.2" xsi:type="CV" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></attentionLine><attentionLine><keyWordText code="STATUT_MT" codeSystem="1.2.250.1.213.4.1.2.6.3"/><value value="true" xsi:type="BL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></attentionLine><acknowledgement typeCode="{ack}"><targetMessage><id root="1.2.3" extension="x"/></targetMessage></acknowledgement><controlActProcess classCode="CACT" moodCode="EVN"><reasonCode code="TEST_EXST" codeSystem="1.2.250.1.213.1.1.4.11"/><subject typeCode="SUBJ"><registrationEvent classCode="REG" moodCode="EVN"><subject1 typeCode="SBJ"><patient classCode="PAT"><id root="1.2.250.1.213.1.4.2" extension="1197854176879056415520"/><id root="1.2.250.1.213.1.4.10" extension="{ext}"/><statusCode code="active"/></patient></subject1></registrationEvent></subject><queryAck><queryResponseCode code="{code}"/></queryAck></controlActProcess></PRPA_IN201308UV02></e:Body></e:Envelope>"#
         )
+    }
+
+    fn answer(ack: &str, code: &str, ext: &str) -> String {
+        answer_with(ack, code, ext, "VALIDE")
     }
 
     #[test]
@@ -191,6 +216,24 @@ mod tests {
             parse_td02(answer("AA", "OK", "250036912304548").as_bytes(), &p),
             Err(AnswerError::OtherPatient)
         );
+        assert_eq!(
+            parse_td02(
+                answer_with("AA", "OK", "275126322074974", "INTERDITE").as_bytes(),
+                &p
+            ),
+            Ok(AccessResult::AccessRefused {
+                detail: Some("AUTORISATION INTERDITE".into())
+            })
+        );
+        // The old guess (a typeCode child element) is not what the DMP sends: refused as unexpected.
+        let child = answer("AA", "OK", "275126322074974").replace(
+            r#"<acknowledgement typeCode="AA">"#,
+            r#"<acknowledgement><typeCode code="AA"/>"#,
+        );
+        assert!(matches!(
+            parse_td02(child.as_bytes(), &p),
+            Err(AnswerError::Unexpected(_))
+        ));
         // Wrong namespace: not the HL7 message.
         let wrong = answer("AA", "OK", "275126322074974").replace(HL7_NS, "urn:other");
         assert!(matches!(

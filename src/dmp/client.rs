@@ -3,17 +3,20 @@
 //! `<base>repository` (ITI-41), `spec/dmp.md` "Transport".
 //!
 //! Errors: transport, SOAP fault ([`DmpFault`], `is_transient` for `Receiver`), unreadable answer, or an XDS
-//! `Failure` returned as the typed [`RegistryResult`] (the caller decides; [`DmpError::from_registry`] turns it into
-//! an error with its codes). Clock and ids are injected for reproducible requests.
+//! `Failure` returned as the typed [`RegistryResult`] (the caller decides: the outbox's `dmp_push` handler turns
+//! its `RegistryError`s into `dmp.registry.<errorCode>` failures). Clock and ids are injected for reproducible
+//! requests.
 
 use super::answer::{self, AccessResult, AnswerError, DmpFault};
 use super::iti41::{self, Iti41Error, Iti41Request};
 use super::td02::{self, Td02Request};
 use super::transport::{DmpRequest, DmpTransport, DmpTransportError};
 use super::vihf::{Actor, Lps, VihfError, VihfRequest, VihfSigner};
+use super::xades::{self, Signed, XadesRequest};
 use crate::ins::Ins;
 use crate::xds::Submission;
 use crate::xds::response::{RegistryResult, ResponseError, parse_registry_response};
+use crate::xds::signature::SignatureEntry;
 use std::sync::Arc;
 
 /// Current time source.
@@ -127,10 +130,10 @@ impl DmpClient {
         &self.signer
     }
 
-    fn vihf(&self, patient: &Ins) -> Result<String, VihfError> {
+    fn vihf(&self, patient: &Ins, actor: &Actor) -> Result<String, VihfError> {
         self.signer.sign(&VihfRequest {
             patient,
-            actor: Actor::Automaton,
+            actor: actor.clone(),
             secteur: &self.secteur,
             lps: &self.lps,
             id: uuid::Uuid::new_v4(),
@@ -149,9 +152,14 @@ impl DmpClient {
         Ok(reply.body)
     }
 
-    /// TD0.2: does the patient have a DMP this structure may write to?
+    /// TD0.2: does the patient have a DMP this structure may write to? (as the software, role `AUTOMATE`)
     pub async fn access(&self, patient: &Ins) -> Result<AccessResult, DmpError> {
-        let vihf = self.vihf(patient)?;
+        self.access_as(patient, &Actor::Automaton).await
+    }
+
+    /// TD0.2 on behalf of `actor` (a professional from a Pro Santé Connect session, or the software).
+    pub async fn access_as(&self, patient: &Ins, actor: &Actor) -> Result<AccessResult, DmpError> {
+        let vihf = self.vihf(patient, actor)?;
         let to = format!("{}patients", self.base);
         let body = td02::build(&Td02Request {
             patient,
@@ -174,13 +182,39 @@ impl DmpClient {
         Ok(answer::parse_td02(&answer, patient)?)
     }
 
-    /// Builds the ITI-41 MTOM message (signs a fresh VIHF); public for the benchmark.
+    /// Builds the ITI-41 MTOM message (signs a fresh VIHF and the submission set's XAdES signature); public for
+    /// the benchmark.
     pub fn iti41_message(
         &self,
         submission: &Submission,
         document: &[u8],
     ) -> Result<(String, iti41::MtomMessage), DmpError> {
-        let vihf = self.vihf(&submission.document.patient)?;
+        self.iti41_message_as(submission, document, &Actor::Automaton)
+    }
+
+    /// [`Self::iti41_message`] on behalf of `actor`.
+    pub fn iti41_message_as(
+        &self,
+        submission: &Submission,
+        document: &[u8],
+        actor: &Actor,
+    ) -> Result<(String, iti41::MtomMessage), DmpError> {
+        let vihf = self.vihf(&submission.document.patient, actor)?;
+        let now = (self.clock)();
+        let entry =
+            SignatureEntry::for_set(&submission.set.entry_uuid, &submission.set.unique_id, now);
+        let signature = xades::sign(
+            &self.signer,
+            &XadesRequest {
+                submission_set: &submission.set.unique_id,
+                documents: &[Signed {
+                    unique_id: &submission.document.unique_id,
+                    content: document,
+                }],
+                id: &format!("sig-{}", uuid::Uuid::new_v4()),
+                now,
+            },
+        )?;
         let to = format!("{}repository", self.base);
         let message_id = uuid::Uuid::new_v4();
         let boundary = format!("MIMEBoundary_{}", uuid::Uuid::new_v4().simple());
@@ -188,6 +222,7 @@ impl DmpClient {
             submission,
             document,
             vihf: &vihf,
+            signature: Some((&entry, signature.as_bytes())),
             to: &to,
             message_id,
             boundary: &boundary,
@@ -202,7 +237,17 @@ impl DmpClient {
         submission: &Submission,
         document: &[u8],
     ) -> Result<RegistryResult, DmpError> {
-        let (url, msg) = self.iti41_message(submission, document)?;
+        self.push_as(submission, document, &Actor::Automaton).await
+    }
+
+    /// [`Self::push`] on behalf of `actor`.
+    pub async fn push_as(
+        &self,
+        submission: &Submission,
+        document: &[u8],
+        actor: &Actor,
+    ) -> Result<RegistryResult, DmpError> {
+        let (url, msg) = self.iti41_message_as(submission, document, actor)?;
         let answer = self
             .exchange(DmpRequest {
                 url,

@@ -13,12 +13,16 @@
 //!   child is `xop:Include href="cid:…"`;
 //! - one binary part per document (`Content-Transfer-Encoding: binary`), its `Content-ID` the one referenced.
 //!
+//! - the submission-set signature ([`super::xades`]), when given, is a second document of the set: its entry in
+//!   the metadata ([`crate::xds::signature`]), a second `xdsb:Document` and a second binary part (`text/xml`).
+//!
 //! Finding on the submission-set signature: the spec says the DMP wants the submission set signed by a XAdES
-//! document added to the set *(verify)*; it is not built here, so a real DMP may refuse these submissions until
-//! it is added (the simulator decides what it checks).
+//! document added to the set; [`crate::dmp::client::DmpClient`] always adds it, and the simulator refuses a
+//! submission without it.
 
 use super::soap::{self, BadVihf};
 pub use super::soap::{SOAP12_NS, WSA_NS, WSSE_NS};
+use crate::xds::signature::SignatureEntry;
 use crate::xds::{Submission, XdsError, submit};
 use crate::xmlw::XmlWriter;
 
@@ -56,6 +60,8 @@ pub struct Iti41Request<'a> {
     pub document: &'a [u8],
     /// The signed VIHF (`VihfSigner::sign`), inserted as is.
     pub vihf: &'a str,
+    /// The submission-set signature: its document entry and the signed XAdES document ([`super::xades::sign`]).
+    pub signature: Option<(&'a SignatureEntry, &'a [u8])>,
     /// The repository endpoint URL (`wsa:To`).
     pub to: &'a str,
     /// `wsa:MessageID`.
@@ -75,6 +81,8 @@ pub struct MtomMessage {
     pub root_id: String,
     /// `Content-ID` of the document part, without angle brackets.
     pub document_id: String,
+    /// `Content-ID` of the signature part, when there is one.
+    pub signature_id: Option<String>,
 }
 
 fn valid_boundary(b: &str) -> bool {
@@ -83,8 +91,25 @@ fn valid_boundary(b: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"'()+_,-./:=?".contains(&c))
 }
 
-/// The SOAP envelope of the root part, the document referenced by `cid:<document_id>`.
-pub fn envelope(req: &Iti41Request<'_>, document_id: &str) -> Result<String, Iti41Error> {
+fn include(w: &mut XmlWriter, entry_uuid: &str, content_id: &str) {
+    w.start("xdsb:Document", &[("id", entry_uuid)]);
+    w.empty(
+        "xop:Include",
+        &[
+            ("xmlns:xop", XOP_NS),
+            ("href", &format!("cid:{content_id}")),
+        ],
+    );
+    w.end();
+}
+
+/// The SOAP envelope of the root part, the document referenced by `cid:<document_id>` and the signature (when
+/// the request has one) by `cid:<signature_id>`.
+pub fn envelope(
+    req: &Iti41Request<'_>,
+    document_id: &str,
+    signature_id: &str,
+) -> Result<String, Iti41Error> {
     let env = soap::Envelope {
         action: ACTION,
         message_id: req.message_id,
@@ -96,19 +121,11 @@ pub fn envelope(req: &Iti41Request<'_>, document_id: &str) -> Result<String, Iti
             "xdsb:ProvideAndRegisterDocumentSetRequest",
             &[("xmlns:xdsb", XDSB_NS)],
         );
-        submit::write_into(w, req.submission)?;
-        w.start(
-            "xdsb:Document",
-            &[("id", &req.submission.document.entry_uuid)],
-        );
-        w.empty(
-            "xop:Include",
-            &[
-                ("xmlns:xop", XOP_NS),
-                ("href", &format!("cid:{document_id}")),
-            ],
-        );
-        w.end();
+        submit::write_into_signed(w, req.submission, req.signature.map(|s| s.0))?;
+        include(w, &req.submission.document.entry_uuid, document_id);
+        if let Some((entry, _)) = req.signature {
+            include(w, &entry.entry_uuid, signature_id);
+        }
         w.end();
         Ok(())
     })
@@ -121,18 +138,20 @@ pub fn build(req: &Iti41Request<'_>) -> Result<MtomMessage, Iti41Error> {
     }
     let root_id = format!("root.{}@segur-gateway", req.message_id.simple());
     let document_id = format!("doc0.{}@segur-gateway", req.message_id.simple());
-    let soap = envelope(req, &document_id)?;
+    let signature_id = format!("sig0.{}@segur-gateway", req.message_id.simple());
+    let soap = envelope(req, &document_id, &signature_id)?;
     let delimiter = format!("--{}", req.boundary);
     let collides = |bytes: &[u8]| {
         bytes
             .windows(delimiter.len())
             .any(|w| w == delimiter.as_bytes())
     };
-    if collides(soap.as_bytes()) || collides(req.document) {
+    let signature = req.signature.map(|s| s.1).unwrap_or_default();
+    if collides(soap.as_bytes()) || collides(req.document) || collides(signature) {
         return Err(Iti41Error::BoundaryCollision);
     }
     let root_type = format!("application/soap+xml; action=\\\"{ACTION}\\\"");
-    let mut body = Vec::with_capacity(soap.len() + req.document.len() + 1024);
+    let mut body = Vec::with_capacity(soap.len() + req.document.len() + signature.len() + 1024);
     let head = |body: &mut Vec<u8>, content_type: &str, id: &str| {
         body.extend_from_slice(
             format!(
@@ -150,7 +169,13 @@ pub fn build(req: &Iti41Request<'_>) -> Result<MtomMessage, Iti41Error> {
     body.extend_from_slice(b"\r\n");
     head(&mut body, "text/xml", &document_id);
     body.extend_from_slice(req.document);
-    body.extend_from_slice(format!("\r\n{delimiter}--\r\n").as_bytes());
+    body.extend_from_slice(b"\r\n");
+    if req.signature.is_some() {
+        head(&mut body, "text/xml", &signature_id);
+        body.extend_from_slice(signature);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("{delimiter}--\r\n").as_bytes());
     let content_type = format!(
         "multipart/related; type=\"application/xop+xml\"; boundary=\"{}\"; start=\"<{root_id}>\"; \
          start-info=\"{root_type}\"",
@@ -161,6 +186,7 @@ pub fn build(req: &Iti41Request<'_>) -> Result<MtomMessage, Iti41Error> {
         body,
         root_id,
         document_id,
+        signature_id: req.signature.map(|_| signature_id),
     })
 }
 

@@ -4,7 +4,8 @@
 //! - [`vihf`]: the signed SAML 2.0 VIHF assertion carried by every request;
 //! - [`soap`]: the SOAP 1.2 envelope (WS-Addressing, VIHF in `wsse:Security`) shared by the requests;
 //! - [`td02`]: TD0.2, the `PRPA_IN201307UV02` query with reason `TEST_EXST`;
-//! - [`iti41`]: TD2.1 (ITI-41) as an MTOM/XOP multipart message.
+//! - [`iti41`]: TD2.1 (ITI-41) as an MTOM/XOP multipart message;
+//! - [`xades`]: the XAdES signature of the submission set, a document of the set.
 //!
 //!
 //! Asynchronous:
@@ -22,5 +23,6 @@ pub mod soap;
 pub mod td02;
 pub mod transport;
 pub mod vihf;
+pub mod xades;
 
 pub use vihf::{Actor, Lps, RoleCode, VihfError, VihfRequest, VihfSigner};

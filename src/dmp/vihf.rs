@@ -57,7 +57,7 @@ pub struct Lps {
 }
 
 /// An HL7 coded role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoleCode {
     /// Code.
     pub code: String,
@@ -68,7 +68,8 @@ pub struct RoleCode {
 }
 
 /// Who acts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// The software on its own (no professional connected): role `AUTOMATE`.
     Automaton,
@@ -81,6 +82,86 @@ pub enum Actor {
         /// Profession and specialty roles (at least one).
         roles: Vec<RoleCode>,
     },
+}
+
+/// Code system of professions (TRE_G15-ProfessionSante), for the VIHF role of a professional.
+pub const PROFESSION_SYSTEM: &str = "1.2.250.1.71.1.2.7";
+/// Code system of specialties (TRE_R38-SpecialiteOrdinale).
+pub const SPECIALTY_SYSTEM: &str = "1.2.250.1.71.4.2.5";
+
+/// Display names of the common TRE_G15 professions (the code is shown for the others).
+fn profession_display(code: &str) -> &str {
+    match code {
+        "10" => "Médecin",
+        "21" => "Pharmacien",
+        "40" => "Chirurgien-Dentiste",
+        "50" => "Sage-Femme",
+        "60" => "Infirmier",
+        "70" => "Masseur-Kinésithérapeute",
+        "80" => "Pédicure-Podologue",
+        "91" => "Orthophoniste",
+        "92" => "Orthoptiste",
+        "93" => "Psychomotricien",
+        "94" => "Ergothérapeute",
+        "95" => "Audioprothésiste",
+        "96" => "Opticien-Lunetier",
+        other => other,
+    }
+}
+
+impl Actor {
+    /// The professional of a Pro Santé Connect session: `NameID` = the national id (`idNat_PS`, PSC's
+    /// `SubjectNameID`), `subject-id` = given and family names, one role per exercised profession
+    /// (`codeProfession`, TRE_G15) and specialty (`codeSavoirFaire`, TRE_R38). A professional without any
+    /// profession cannot act in the DMP (error).
+    pub fn from_professional(p: &crate::psc::Professional) -> Result<Actor, String> {
+        let id_nat = p
+            .national_id
+            .as_ref()
+            .map(|n| n.value.clone())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| p.sub.clone());
+        let first = p.exercices.first();
+        let given = p
+            .given_name
+            .clone()
+            .or_else(|| first.and_then(|e| e.given_name.clone()));
+        let family = p
+            .family_name
+            .clone()
+            .or_else(|| first.and_then(|e| e.family_name.clone()));
+        let name = [given, family]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut roles = Vec::new();
+        for e in &p.exercices {
+            if let Some(code) = e.profession.as_deref().filter(|c| !c.is_empty()) {
+                roles.push(RoleCode {
+                    code: code.to_owned(),
+                    system: PROFESSION_SYSTEM.to_owned(),
+                    display: profession_display(code).to_owned(),
+                });
+            }
+            if let Some(code) = e.specialty.as_deref().filter(|c| !c.is_empty()) {
+                roles.push(RoleCode {
+                    code: code.to_owned(),
+                    system: SPECIALTY_SYSTEM.to_owned(),
+                    display: code.to_owned(),
+                });
+            }
+        }
+        roles.dedup();
+        if roles.is_empty() {
+            return Err("the professional has no profession in Pro Santé Connect".into());
+        }
+        Ok(Actor::Professional {
+            id_nat,
+            name: if name.is_empty() { p.sub.clone() } else { name },
+            roles,
+        })
+    }
 }
 
 /// One assertion's values.
@@ -129,14 +210,13 @@ pub fn subject_dn(cert_der: &[u8]) -> Result<String, VihfError> {
     use x509_parser::prelude::FromDer as _;
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(cert_der)
         .map_err(|e| VihfError::Certificate(e.to_string()))?;
+    dn_string(cert.subject())
+}
+
+/// A distinguished name in RFC 4514 order (most specific RDN first).
+pub(crate) fn dn_string(dn: &x509_parser::x509::X509Name<'_>) -> Result<String, VihfError> {
     let mut parts = Vec::new();
-    for rdn in cert
-        .subject()
-        .iter_rdn()
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-    {
+    for rdn in dn.iter_rdn().collect::<Vec<_>>().into_iter().rev() {
         let mut atvs = Vec::new();
         for atv in rdn.iter() {
             let oid = atv.attr_type().to_id_string();
@@ -152,7 +232,7 @@ pub fn subject_dn(cert_der: &[u8]) -> Result<String, VihfError> {
             };
             let value = atv
                 .as_str()
-                .map_err(|e| VihfError::Certificate(format!("subject {name}: {e}")))?;
+                .map_err(|e| VihfError::Certificate(format!("name {name}: {e}")))?;
             atvs.push(format!("{name}={}", dn_escape(value)));
         }
         parts.push(atvs.join("+"));
@@ -365,6 +445,7 @@ fn signature_template(w: &mut XmlWriter, id: &str) {
 /// part.
 pub struct VihfSigner {
     ctx: bergshamra::DsigContext,
+    chain: Vec<Vec<u8>>,
     issuer: String,
     structure_id: String,
 }
@@ -415,6 +496,7 @@ impl VihfSigner {
         manager.add_key(key);
         Ok(VihfSigner {
             ctx: bergshamra::DsigContext::new(manager),
+            chain: sign.chain.iter().map(|c| c.to_vec()).collect(),
             issuer,
             structure_id,
         })
@@ -428,6 +510,23 @@ impl VihfSigner {
     /// The `Issuer` value: the certificate's subject.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The signing certificate (DER).
+    pub fn certificate(&self) -> &[u8] {
+        &self.chain[0]
+    }
+
+    /// The signing certificate then the CA certificates the identity came with (DER).
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    /// Signs a template (a document holding one `ds:Signature` with empty digest and signature values) with the
+    /// `SIGN` key: also used for the submission-set signature ([`super::xades`]).
+    pub(crate) fn sign_template(&self, template: String) -> Result<String, VihfError> {
+        bergshamra::dsig::sign::sign_owned(&self.ctx, template)
+            .map_err(|e| VihfError::Sign(e.to_string()))
     }
 
     /// Builds and signs the assertion.

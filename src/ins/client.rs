@@ -99,6 +99,15 @@ impl InsiClient {
         self
     }
 
+    /// Wraps the transport (evidence recording, [`crate::exchange::RecordingInsi`]).
+    pub fn wrap_transport(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn InsiTransport>) -> Arc<dyn InsiTransport>,
+    ) -> Self {
+        self.transport = wrap(self.transport);
+        self
+    }
+
     fn envelope(&self) -> Envelope {
         Envelope {
             message_id: (self.ids)(),

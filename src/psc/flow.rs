@@ -145,6 +145,12 @@ impl Psc {
         }
     }
 
+    /// Records every exchange with the provider (evidence reports; see [`crate::exchange`]).
+    pub fn with_recorder(mut self, recorder: crate::exchange::Recorder) -> Psc {
+        self.http = self.http.with_recorder(recorder);
+        self
+    }
+
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -525,18 +531,13 @@ impl Psc {
         let body = openidconnect::url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
             .finish();
-        let r = req
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+        self.http
+            .send(
+                req.header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+            )
             .await
-            .map_err(|e| PscError::Unavailable(crate::pki::tls::describe(&e)))?;
-        let status = r.status().as_u16();
-        let bytes = r
-            .bytes()
-            .await
-            .map_err(|e| PscError::Unavailable(crate::pki::tls::describe(&e)))?;
-        Ok((status, bytes.to_vec()))
+            .map_err(PscError::Unavailable)
     }
 }
 

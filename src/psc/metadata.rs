@@ -89,19 +89,9 @@ pub fn parse_discovery(
 }
 
 async fn get(http: &OidcHttp, url: &str) -> Result<(u16, Vec<u8>), PscError> {
-    let r = http
-        .inner()
-        .get(url)
-        .header("accept", "application/json")
-        .send()
+    http.send(http.inner().get(url).header("accept", "application/json"))
         .await
-        .map_err(|e| PscError::Unavailable(format!("{url}: {}", crate::pki::tls::describe(&e))))?;
-    let status = r.status().as_u16();
-    let body = r
-        .bytes()
-        .await
-        .map_err(|e| PscError::Unavailable(format!("{url}: {}", crate::pki::tls::describe(&e))))?;
-    Ok((status, body.to_vec()))
+        .map_err(|e| PscError::Unavailable(format!("{url}: {e}")))
 }
 
 /// Fetches discovery (with fallback) and the JWKS.

@@ -34,8 +34,8 @@ pub mod psc;
 pub mod tls_check;
 
 pub use host::{
-    FHIR_MOUNT, RunningSim, SimContext, SimError, SimHost, SimInfo, host_tls, start_https,
-    start_https_with,
+    FHIR_MOUNT, RunningSim, SimContext, SimError, SimHost, SimInfo, host_tls, sandbox_server_tls,
+    start_https, start_https_with,
 };
 
 /// Names accepted in `sandbox.ports`.

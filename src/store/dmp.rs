@@ -1,4 +1,4 @@
-//! PPS documents, DMP sending jobs, and the documents the sandbox DMP simulator holds.
+//! PPS documents and the documents the sandbox DMP simulator holds.
 
 use super::{Store, StoreError, now_text};
 use serde::Serialize;
@@ -31,19 +31,6 @@ pub struct DocumentRow {
     /// The CDA.
     #[serde(skip)]
     pub xml: String,
-}
-
-/// A sending job.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobRow {
-    /// Identifier.
-    pub id: String,
-    /// The document sent.
-    pub document_id: String,
-    /// `queued`, `sending`, `done`, `failed`.
-    pub status: String,
-    /// Outcome.
-    pub result: Option<serde_json::Value>,
 }
 
 /// A document received by the DMP simulator.
@@ -174,59 +161,6 @@ impl Store {
                 .fetch_one(self.sqlite())
                 .await?;
         Ok(n > 0)
-    }
-
-    /// Inserts a queued job.
-    pub async fn insert_job(&self, id: &str, document_id: &str) -> Result<(), StoreError> {
-        let now = now_text();
-        sqlx::query(
-            "INSERT INTO dmp_jobs (id, document_id, status, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)",
-        )
-        .bind(id)
-        .bind(document_id)
-        .bind(&now)
-        .bind(&now)
-        .execute(self.sqlite())
-        .await?;
-        Ok(())
-    }
-
-    /// Sets a job's status and result.
-    pub async fn update_job(
-        &self,
-        id: &str,
-        status: &str,
-        result: Option<&serde_json::Value>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE dmp_jobs SET status = ?, result = ?, updated_at = ? WHERE id = ?")
-            .bind(status)
-            .bind(result.map(|r| r.to_string()))
-            .bind(now_text())
-            .bind(id)
-            .execute(self.sqlite())
-            .await?;
-        Ok(())
-    }
-
-    /// A job by id.
-    pub async fn job(&self, id: &str) -> Result<JobRow, StoreError> {
-        let raw: Option<(String, String, String, Option<String>)> =
-            sqlx::query_as("SELECT id, document_id, status, result FROM dmp_jobs WHERE id = ?")
-                .bind(id)
-                .fetch_optional(self.sqlite())
-                .await?;
-        let r = raw.ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
-        let result =
-            r.3.as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(JobRow {
-            id: r.0,
-            document_id: r.1,
-            status: r.2,
-            result,
-        })
     }
 
     /// Stores a document received by the simulator; a replacement deprecates the replaced entry in the same

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod dmp;
 pub mod finess;
 pub mod mss;
+pub mod outbox;
 pub mod persons;
 
 use sqlx::SqlitePool;

@@ -17,10 +17,12 @@
 //! *(verify)* choices: the DMP's classCode value set (the spec says "from the document": the LOINC type is used for
 //! both classCode and typeCode unless the caller gives another), and the formatCode coding schemes
 //! (`1.3.6.1.4.1.19376.1.2.3` for IHE codes, `1.2.250.1.213.1.1.4.2.282` for ANS `urn:asip:ci-sis:` codes).
-//! The DMP's signature of the submission set (a XAdES document in the set) is not built here.
+//! The DMP's signature of the submission set is a XAdES document in the set: its document entry is written here
+//! ([`signature`], [`submit::write_into_signed`]), the signature itself by [`crate::dmp::xades`].
 
 pub mod pps;
 pub mod response;
+pub mod signature;
 pub mod submit;
 
 pub use response::{
@@ -57,6 +59,8 @@ pub mod scheme {
     pub const PRACTICE_SETTING_CODE: &str = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead";
     /// `XDSDocumentEntry.confidentialityCode`.
     pub const CONFIDENTIALITY_CODE: &str = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f";
+    /// `XDSDocumentEntry.eventCodeList`.
+    pub const EVENT_CODE: &str = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4";
     /// `XDSDocumentEntry.author`.
     pub const DOCUMENT_AUTHOR: &str = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d";
     /// `XDSDocumentEntry.patientId`.

@@ -1,5 +1,6 @@
 //! The typed submission and its ebRS 3.0 `SubmitObjectsRequest` (see the module documentation of [`crate::xds`]).
 
+use super::signature::{self, SignatureEntry};
 use super::{ns, scheme};
 use crate::cda::is_oid;
 use crate::finess::ID_NAT_STRUCT_OID;
@@ -14,6 +15,8 @@ const EXTERNAL_IDENTIFIER: &str =
 const ASSOCIATION: &str = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association";
 const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
 const RPLC: &str = "urn:ihe:iti:2007:AssociationType:RPLC";
+/// The signature signs the submission set (IHE DSG).
+pub const SIGNS: &str = "urn:ihe:iti:2007:AssociationType:signs";
 /// OID of national professional identifiers, for XCN.
 const ID_NAT_PS_OID: &str = "1.2.250.1.71.4.2.1";
 
@@ -331,21 +334,36 @@ pub struct PackagedFile {
 pub fn write_xdm_metadata(sub: &Submission, file: &PackagedFile) -> Result<String, XdsError> {
     non_empty("file.uri", &file.uri)?;
     let mut w = XmlWriter::new(true);
-    write_entries(&mut w, sub, Some(file))?;
+    write_entries(&mut w, sub, Some(file), None)?;
     Ok(w.finish())
 }
 
 /// Writes `lcm:SubmitObjectsRequest` into `w`.
 pub fn write_into(w: &mut XmlWriter, sub: &Submission) -> Result<(), XdsError> {
-    write_entries(w, sub, None)
+    write_entries(w, sub, None, None)
+}
+
+/// Writes `lcm:SubmitObjectsRequest` into `w`, with the document entry of the submission-set signature when
+/// `signature` is given (the DMP's XAdES document, [`super::signature`]).
+pub fn write_into_signed(
+    w: &mut XmlWriter,
+    sub: &Submission,
+    signature: Option<&SignatureEntry>,
+) -> Result<(), XdsError> {
+    write_entries(w, sub, None, signature)
 }
 
 fn write_entries(
     w: &mut XmlWriter,
     sub: &Submission,
     file: Option<&PackagedFile>,
+    signature: Option<&SignatureEntry>,
 ) -> Result<(), XdsError> {
     sub.check()?;
+    if let Some(sig) = signature {
+        urn_uuid("signature.entry_uuid", &sig.entry_uuid)?;
+        oid("signature.unique_id", &sig.unique_id)?;
+    }
     let mut ids = Ids(0);
     w.start(
         "lcm:SubmitObjectsRequest",
@@ -353,6 +371,9 @@ fn write_entries(
     );
     w.start("rim:RegistryObjectList", &[]);
     document_entry(w, &sub.document, file, &mut ids);
+    if let Some(sig) = signature {
+        signature_entry(w, sig, &sub.document, &mut ids);
+    }
     submission_set(w, &sub.set, &sub.document, &mut ids);
     let marker = ids.next("cl");
     w.empty(
@@ -377,6 +398,34 @@ fn write_entries(
     );
     slot(w, "SubmissionSetStatus", &["Original"]);
     w.end();
+    if let Some(sig) = signature {
+        let member = ids.next("as");
+        w.start(
+            "rim:Association",
+            &[
+                ("id", &member),
+                ("associationType", HAS_MEMBER),
+                ("sourceObject", &sub.set.entry_uuid),
+                ("targetObject", &sig.entry_uuid),
+                ("objectType", ASSOCIATION),
+            ],
+        );
+        slot(w, "SubmissionSetStatus", &["Original"]);
+        w.end();
+        let signs = ids.next("as");
+        w.start(
+            "rim:Association",
+            &[
+                ("id", &signs),
+                ("associationType", SIGNS),
+                ("sourceObject", &sig.entry_uuid),
+                ("targetObject", &sub.set.entry_uuid),
+                ("objectType", ASSOCIATION),
+            ],
+        );
+        slot(w, "SubmissionSetStatus", &["Original"]);
+        w.end();
+    }
     if let Some(previous) = &sub.replaces {
         let rplc = ids.next("as");
         w.empty(
@@ -565,6 +614,71 @@ fn document_entry(
         scheme::DOCUMENT_UNIQUE_ID,
         obj,
         &d.unique_id,
+        "XDSDocumentEntry.uniqueId",
+    );
+    w.end();
+}
+
+/// The signature's `ExtrinsicObject`: fixed codes, the rest from the signed document `d`.
+fn signature_entry(w: &mut XmlWriter, sig: &SignatureEntry, d: &DocumentEntry, ids: &mut Ids) {
+    let obj = sig.entry_uuid.as_str();
+    let [class_code, type_code, format_code, event] = signature::codes();
+    w.start(
+        "rim:ExtrinsicObject",
+        &[
+            ("id", obj),
+            ("mimeType", "text/xml"),
+            ("objectType", scheme::DOCUMENT_ENTRY_TYPE),
+        ],
+    );
+    let created = dtm(sig.creation_time);
+    slot(w, "creationTime", &[&created]);
+    slot(w, "languageCode", &["art"]);
+    if let Some(p) = &d.legal_authenticator {
+        slot(w, "legalAuthenticator", &[&p.xcn()]);
+    }
+    slot(w, "serviceStartTime", &[&created]);
+    slot(w, "serviceStopTime", &[&created]);
+    let cx = d.patient.to_cx();
+    slot(w, "sourcePatientId", &[&cx]);
+    name(w, "Source");
+    author(w, ids, scheme::DOCUMENT_AUTHOR, obj, &d.author);
+    classification(w, ids, scheme::CLASS_CODE, obj, &class_code);
+    classification(
+        w,
+        ids,
+        scheme::CONFIDENTIALITY_CODE,
+        obj,
+        &d.confidentiality,
+    );
+    for c in signature::hidden() {
+        classification(w, ids, scheme::CONFIDENTIALITY_CODE, obj, &c);
+    }
+    classification(w, ids, scheme::EVENT_CODE, obj, &event);
+    classification(w, ids, scheme::FORMAT_CODE, obj, &format_code);
+    classification(w, ids, scheme::FACILITY_TYPE_CODE, obj, &d.facility_type);
+    classification(
+        w,
+        ids,
+        scheme::PRACTICE_SETTING_CODE,
+        obj,
+        &d.practice_setting,
+    );
+    classification(w, ids, scheme::TYPE_CODE, obj, &type_code);
+    external_id(
+        w,
+        ids,
+        scheme::DOCUMENT_PATIENT_ID,
+        obj,
+        &cx,
+        "XDSDocumentEntry.patientId",
+    );
+    external_id(
+        w,
+        ids,
+        scheme::DOCUMENT_UNIQUE_ID,
+        obj,
+        &sig.unique_id,
         "XDSDocumentEntry.uniqueId",
     );
     w.end();

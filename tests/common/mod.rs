@@ -62,3 +62,4 @@ pub async fn import_finess(
     store.close().await;
     report
 }
+pub mod outbox;

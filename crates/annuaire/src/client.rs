@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use fhir_sdk::client::{Client, RequestSettings};
 use fhir_sdk::r4b::resources::Organization;
@@ -116,11 +118,26 @@ pub fn search_url(base: &Url, query: &OrgQuery) -> Url {
     url
 }
 
+/// One page fetch, as shown to a [`PageObserver`].
+#[derive(Debug)]
+pub struct PageFetch<'a> {
+    /// The URL asked for.
+    pub url: &'a Url,
+    /// The page as FHIR JSON (the parsed Bundle serialised again), or the error.
+    pub result: Result<String, String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Sees every page fetch (evidence recording by the gateway); never called when not set.
+pub type PageObserver = Arc<dyn Fn(PageFetch<'_>) + Send + Sync>;
+
 /// Client of the Annuaire Santé FHIR API. Cheap to clone (shares the HTTP client).
 #[derive(Clone)]
 pub struct AnnuaireClient {
     fhir: Client<FhirR4B>,
     base: Url,
+    observer: Option<PageObserver>,
 }
 
 impl fmt::Debug for AnnuaireClient {
@@ -167,7 +184,17 @@ impl AnnuaireClient {
             .request_settings(settings)
             .build()
             .map_err(|e| AnnuaireError::InvalidBaseUrl(e.to_string()))?;
-        Ok(AnnuaireClient { fhir, base })
+        Ok(AnnuaireClient {
+            fhir,
+            base,
+            observer: None,
+        })
+    }
+
+    /// Shows every page fetch to `observer` (off by default).
+    pub fn with_observer(mut self, observer: PageObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The base URL, normalised (ends with `/`).
@@ -223,13 +250,26 @@ impl AnnuaireClient {
 
     /// One page: `GET url` with our `Accept` (fhir-sdk adds the API key from its request settings).
     async fn fetch_page(&self, url: Url) -> Result<OrgPage, AnnuaireError> {
+        let started = Instant::now();
+        let asked = url.clone();
         let page = self
             .fhir
             .search_custom::<Organization, _>(move |http| {
                 http.get(url).header(ACCEPT, ACCEPT_FHIR_JSON)
             })
-            .await?;
-        Ok(page_from_bundle(page.bundle()))
+            .await;
+        if let Some(observe) = &self.observer {
+            let result = match &page {
+                Ok(p) => serde_json::to_string(p.bundle()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            observe(PageFetch {
+                url: &asked,
+                result,
+                duration: started.elapsed(),
+            });
+        }
+        Ok(page_from_bundle(page?.bundle()))
     }
 }
 

@@ -49,7 +49,10 @@ mod client;
 mod error;
 mod org;
 
-pub use client::{AnnuaireClient, ApiKey, OrgQuery, OrgSearch, PRODUCTION_BASE_URL, search_url};
+pub use client::{
+    AnnuaireClient, ApiKey, OrgQuery, OrgSearch, PRODUCTION_BASE_URL, PageFetch, PageObserver,
+    search_url,
+};
 pub use error::AnnuaireError;
 pub use org::{
     CATEGORY_SYSTEM, FINESS_SYSTEM, FINESS_SYSTEMS, ID_NAT_STRUCT_SYSTEM, IDENTIFIER_TYPE_SYSTEM,

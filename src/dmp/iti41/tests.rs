@@ -69,6 +69,7 @@ fn mtom_message_parses_back() {
         submission: &sub,
         document: cda.as_bytes(),
         vihf: VIHF,
+        signature: None,
         to: "https://dmp.example/si-dmp-server/v2/services/repository",
         message_id: uuid::Uuid::from_u128(77),
         boundary: "MIMEBoundary_0123",
@@ -153,6 +154,7 @@ fn refuses_bad_boundaries_and_vihf() {
         submission: &sub,
         document: cda.as_bytes(),
         vihf: VIHF,
+        signature: None,
         to: "https://dmp.example/",
         message_id: uuid::Uuid::from_u128(1),
         boundary: "bad boundary with spaces",
@@ -166,4 +168,112 @@ fn refuses_bad_boundaries_and_vihf() {
     req.boundary = "MIMEBoundary_1";
     req.vihf = "<?xml version=\"1.0\"?><saml2:Assertion/>";
     assert!(matches!(build(&req), Err(Iti41Error::Vihf(_))));
+}
+
+/// Builds the message (signed or not), parses it back as the simulator does and runs its metadata rules.
+fn simulator_verdict(signed: bool) -> Result<(), Vec<String>> {
+    use crate::dmp::xades::{self, Signed, XadesRequest};
+    use crate::xds::signature::SignatureEntry;
+    let (sub, cda) = sample();
+    let signer = crate::dmp::VihfSigner::new(crate::pki::testpki::sign()).expect("signer");
+    let now = datetime!(2026-12-02 10:30:00 +01:00);
+    let entry = SignatureEntry::for_set(&sub.set.entry_uuid, &sub.set.unique_id, now);
+    let xml = xades::sign(
+        &signer,
+        &XadesRequest {
+            submission_set: &sub.set.unique_id,
+            documents: &[Signed {
+                unique_id: &sub.document.unique_id,
+                content: cda.as_bytes(),
+            }],
+            id: "sig-1",
+            now,
+        },
+    )
+    .expect("xades");
+    let msg = build(&Iti41Request {
+        submission: &sub,
+        document: cda.as_bytes(),
+        vihf: VIHF,
+        signature: signed.then_some((&entry, xml.as_bytes())),
+        to: "https://dmp.example/",
+        message_id: uuid::Uuid::from_u128(78),
+        boundary: "MIMEBoundary_sig",
+    })
+    .expect("message");
+    assert_eq!(
+        parts(&msg.body, "MIMEBoundary_sig").len(),
+        if signed { 3 } else { 2 }
+    );
+    let mtom = crate::sim::dmp::mtom::parse(&msg.content_type, &msg.body).expect("mtom");
+    let soap = parse_xml(
+        &mtom.root,
+        &XmlLimits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_elements: 10_000,
+        },
+    )
+    .expect("envelope");
+    let body = soap.child(SOAP12_NS, "Body").expect("Body");
+    let patient = sub.document.patient.clone();
+    let facts = crate::sim::dmp::vihf_check::VihfFacts {
+        structure_id: signer.structure_id().to_owned(),
+        patient_cx: patient.to_cx(),
+        patient,
+    };
+    let ctx = crate::sim::dmp::vihf_check::sandbox_context(false).expect("ctx");
+    crate::sim::dmp::checks::check(body, &mtom, &facts, |_| true, &ctx)
+        .map(|_| ())
+        .map_err(|errors| errors.iter().map(|e| format!("{e:?}")).collect())
+}
+
+#[test]
+fn the_simulator_accepts_a_signed_set_and_refuses_an_unsigned_one() {
+    simulator_verdict(true).expect("signed submission accepted");
+    let errors = simulator_verdict(false).expect_err("unsigned submission refused");
+    assert!(
+        errors.iter().any(|e| e.contains("not signed")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn the_signature_entry_is_in_the_metadata() {
+    use crate::xds::signature::SignatureEntry;
+    let (sub, _) = sample();
+    let entry = SignatureEntry::for_set(
+        &sub.set.entry_uuid,
+        &sub.set.unique_id,
+        datetime!(2026-12-02 10:30:00 UTC),
+    );
+    // Derived identifiers: a resend of the same submission carries the same ones.
+    assert_eq!(
+        entry,
+        SignatureEntry::for_set(
+            &sub.set.entry_uuid,
+            &sub.set.unique_id,
+            datetime!(2026-12-02 10:30:00 UTC)
+        )
+    );
+    assert_eq!(entry.unique_id, format!("{}.1", sub.set.unique_id));
+    let mut w = crate::xmlw::XmlWriter::fragment(false);
+    crate::xds::submit::write_into_signed(&mut w, &sub, Some(&entry)).expect("metadata");
+    let xml = w.finish();
+    for needle in [
+        "nodeRepresentation=\"urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1\"",
+        "nodeRepresentation=\"http://www.w3.org/2000/09/xmldsig#\"",
+        "nodeRepresentation=\"E1762\"",
+        "nodeRepresentation=\"1.2.840.10065.1.12.1.14\"",
+        "nodeRepresentation=\"MASQUE_PS\"",
+        "nodeRepresentation=\"INVISIBLE_PATIENT\"",
+        &format!("targetObject=\"{}\"", entry.entry_uuid),
+        &format!(
+            "associationType=\"urn:ihe:iti:2007:AssociationType:signs\" sourceObject=\"{}\" targetObject=\"{}\"",
+            entry.entry_uuid, sub.set.entry_uuid
+        ),
+        &format!("value=\"{}\"", entry.unique_id),
+    ] {
+        assert!(xml.contains(needle), "missing {needle}");
+    }
 }

@@ -145,3 +145,41 @@ fn signed_assertion_passes_the_saml_schema_and_carries_the_certificate() {
         .validate(without_hl7_type.as_bytes())
         .expect("valid SAML assertion");
 }
+
+#[test]
+fn a_psc_professional_becomes_the_actor() {
+    use crate::psc::{Exercice, Professional};
+    let mut p = Professional {
+        sub: "f:psc:1".into(),
+        national_id: Some(crate::psc::NationalId::parse("899700218943")),
+        given_name: Some("CLAIRE".into()),
+        family_name: Some("MARTIN".into()),
+        exercices: vec![Exercice {
+            profession: Some("10".into()),
+            specialty: Some("SM54".into()),
+            ..Exercice::default()
+        }],
+        ..Professional::default()
+    };
+    let Ok(Actor::Professional {
+        id_nat,
+        name,
+        roles,
+    }) = Actor::from_professional(&p)
+    else {
+        panic!("a professional");
+    };
+    assert_eq!(
+        (id_nat.as_str(), name.as_str()),
+        ("899700218943", "CLAIRE MARTIN")
+    );
+    assert_eq!(roles[0].code, "10");
+    assert_eq!(roles[0].system, PROFESSION_SYSTEM);
+    assert_eq!(roles[0].display, "Médecin");
+    assert_eq!(roles[1].system, SPECIALTY_SYSTEM);
+    p.exercices.clear();
+    assert!(
+        Actor::from_professional(&p).is_err(),
+        "no profession, no DMP role"
+    );
+}

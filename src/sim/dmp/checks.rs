@@ -11,8 +11,11 @@
 //! | no `xdsb:Document` for the entry, or its `xop:Include` does not resolve to a MIME part | `XDSMissingDocument` |
 //! | `RPLC` target unknown, deprecated or of another patient | `UnresolvedReferenceException` |
 //!
-//! The submission-set XAdES signature is not required by the simulator (not built by the gateway yet, see
-//! [`crate::dmp::iti41`]).
+//! | no `urn:ihe:iti:2007:AssociationType:signs` association from the signature to the submission set | `XDSRegistryMetadataError` |
+//! | no signature document (classCode `urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1`, formatCode xmldsig) in the set, or more than one | `XDSRegistryMetadataError` |
+//! | the signature does not verify, is not by the VIHF's structure, or its manifest does not match the documents ([`super::xades_check`]) | `XDSRegistryMetadataError` (codeContext says which) |
+//!
+//! The signature document itself is checked, not stored.
 
 use super::mtom::Mtom;
 use super::vihf_check::VihfFacts;
@@ -61,12 +64,34 @@ fn external_id<'a>(obj: &'a XmlElement, scheme_uuid: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A signature entry: classCode of IHE DSG.
+fn is_signature(entry: &XmlElement) -> bool {
+    entry.children_in(ns::RIM, "Classification").any(|c| {
+        c.attr("classificationScheme") == Some(scheme::CLASS_CODE)
+            && c.attr("nodeRepresentation") == Some(crate::xds::signature::CLASS_CODE)
+    })
+}
+
+/// The MIME part holding the `xdsb:Document` of `entry_uuid`.
+fn part_of<'a>(body: &XmlElement, mtom: &'a Mtom, entry_uuid: &str) -> Option<&'a Vec<u8>> {
+    body.child(XDSB_NS, "ProvideAndRegisterDocumentSetRequest")
+        .and_then(|r| {
+            r.children_in(XDSB_NS, "Document")
+                .find(|d| d.attr("id") == Some(entry_uuid))
+        })
+        .and_then(|d| d.child(XOP_NS, "Include"))
+        .and_then(|i| i.attr("href"))
+        .and_then(|h| h.strip_prefix("cid:"))
+        .and_then(|cid| mtom.parts.get(cid))
+}
+
 /// Checks the ITI-41 request body against the VIHF; `has_dmp` tells whether the patient has a DMP.
 pub(crate) fn check(
     body: &XmlElement,
     mtom: &Mtom,
     vihf: &VihfFacts,
     has_dmp: impl Fn(&Ins) -> bool,
+    dsig: &bergshamra::DsigContext,
 ) -> Result<Accepted, Vec<SimError>> {
     let mut errors = Vec::new();
     let Some(list) = body
@@ -79,7 +104,9 @@ pub(crate) fn check(
             "no SubmitObjectsRequest/RegistryObjectList",
         )]);
     };
-    let entries: Vec<&XmlElement> = list.children_in(ns::RIM, "ExtrinsicObject").collect();
+    let (signatures, entries): (Vec<&XmlElement>, Vec<&XmlElement>) = list
+        .children_in(ns::RIM, "ExtrinsicObject")
+        .partition(|e| is_signature(e));
     let [entry] = entries.as_slice() else {
         return Err(vec![SimError::new(
             META,
@@ -148,6 +175,10 @@ pub(crate) fn check(
         }
     }
     let packages: Vec<&XmlElement> = list.children_in(ns::RIM, "RegistryPackage").collect();
+    let set_unique_id = match packages.as_slice() {
+        [set] => external_id(set, scheme::SUBMISSION_SET_UNIQUE_ID),
+        _ => None,
+    };
     match packages.as_slice() {
         [set] => {
             let set_id = set.attr("id").unwrap_or_default();
@@ -212,21 +243,57 @@ pub(crate) fn check(
             }
             a.attr("targetObject").unwrap_or_default().to_string()
         });
-    let content = body
-        .child(XDSB_NS, "ProvideAndRegisterDocumentSetRequest")
-        .and_then(|r| {
-            r.children_in(XDSB_NS, "Document")
-                .find(|d| d.attr("id") == Some(entry_uuid.as_str()))
-        })
-        .and_then(|d| d.child(XOP_NS, "Include"))
-        .and_then(|i| i.attr("href"))
-        .and_then(|h| h.strip_prefix("cid:"))
-        .and_then(|cid| mtom.parts.get(cid));
+    let content = part_of(body, mtom, &entry_uuid);
     if content.is_none() {
         errors.push(SimError::new(
             "XDSMissingDocument",
             "no xdsb:Document with an xop:Include resolving to a MIME part for the document entry",
         ));
+    }
+    match (signatures.as_slice(), unique_id, content) {
+        ([sig], Some(u), Some(c)) => {
+            let sig_id = sig.attr("id").unwrap_or_default();
+            let set_entry = packages.first().and_then(|p| p.attr("id")).unwrap_or_default();
+            let signs = list.children_in(ns::RIM, "Association").any(|a| {
+                a.attr("associationType") == Some(crate::xds::submit::SIGNS)
+                    && a.attr("sourceObject") == Some(sig_id)
+                    && a.attr("targetObject") == Some(set_entry)
+            });
+            if !signs {
+                errors.push(SimError::new(
+                    META,
+                    "no 'signs' association from the signature to the submission set",
+                ));
+            }
+            let signature = part_of(body, mtom, sig_id);
+            match signature {
+                None => errors.push(SimError::new(
+                    "XDSMissingDocument",
+                    "no xdsb:Document with an xop:Include resolving to a MIME part for the signature entry",
+                )),
+                Some(xml) => {
+                    let set = set_unique_id.unwrap_or_default();
+                    if let Err(e) = super::xades_check::check(
+                        dsig,
+                        xml,
+                        set,
+                        &[(u, c.as_slice())],
+                        &vihf.structure_id,
+                    ) {
+                        errors.push(SimError::new(META, format!("submission set signature: {e}")));
+                    }
+                }
+            }
+        }
+        ([], _, _) => errors.push(SimError::new(
+            META,
+            "the submission set is not signed: no signature document (classCode urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1)",
+        )),
+        ([_], _, _) => {}
+        (many, _, _) => errors.push(SimError::new(
+            META,
+            format!("expected one signature document, found {}", many.len()),
+        )),
     }
     match (errors.is_empty(), unique_id, patient_cx, content) {
         (true, Some(u), Some(p), Some(c)) => Ok(Accepted {

@@ -12,9 +12,12 @@
 //! 4. TD0.2: the queried INS must be the VIHF `resource-id`; the answer depends on the patient ([`access_of`]):
 //!    ADRTROIS DOMINIQUE (`297022A02077878`) has no DMP, TCHITCHI CATARINA (`236066322083656`) refuses this
 //!    structure, every other valid INS (the CNAM test identities of the INSi simulator) has a DMP open to it;
-//! 5. ITI-41: the metadata rules of [`checks`] then uniqueness and RPLC against the stored documents; accepted
+//! 5. ITI-41: the metadata rules of [`checks`], the submission-set signature ([`xades_check`]), then uniqueness and RPLC against the stored documents; accepted
 //!    documents are stored in the daemon's SQLite store (`sim_dmp_documents`, read back with
-//!    [`crate::store::Store::sim_dmp_documents`]), a replaced one becomes `deprecated`.
+//!    [`crate::store::Store::sim_dmp_documents`]), a replaced one becomes `deprecated`. A **resend** of a
+//!    document already held (same uniqueId, entryUUID, patient and bytes: a sender retrying after a crash or a
+//!    lost answer) stores nothing and answers `Success` with one Warning `XDSDuplicateUniqueIdInRegistry` whose
+//!    codeContext begins with [`RESEND`]; the same uniqueId with anything else differing is still an Error.
 //!
 //! Faults (HTTP 500, SOAP 1.2 `Sender`) for what is not an XDS metadata matter: unreadable request, unknown action,
 //! invalid VIHF (subcode `VIHF_INVALIDE`), VIHF of another structure, TD0.2 on another patient than the VIHF's.
@@ -23,6 +26,7 @@ pub mod checks;
 pub mod mtom;
 pub mod vihf_check;
 pub mod wire;
+pub mod xades_check;
 
 use crate::dmp::answer::AccessResult;
 use crate::ins::Ins;
@@ -39,6 +43,9 @@ use axum::{Extension, Router};
 use std::sync::Arc;
 use vihf_check::VihfVerifier;
 use wire::SimError;
+
+/// Start of the codeContext of the Warning that answers a resend.
+pub const RESEND: &str = "resend of a document already stored";
 
 /// Where the services are mounted (as the real DMP).
 pub const MOUNT: &str = "/si-dmp-server/v2/services";
@@ -57,6 +64,16 @@ const ENVELOPE_LIMITS: XmlLimits = XmlLimits {
 pub struct DmpSim {
     store: Store,
     verifier: VihfVerifier,
+    xades: XadesContext,
+}
+
+/// The verification context of submission-set signatures.
+struct XadesContext(bergshamra::DsigContext);
+
+impl std::fmt::Debug for XadesContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("XadesContext")
+    }
 }
 
 /// What TD0.2 answers for `patient` (see the module documentation).
@@ -64,7 +81,7 @@ pub fn access_of(patient: &Ins) -> AccessResult {
     match patient.value().as_str() {
         "297022A02077878" => AccessResult::Absent,
         "236066322083656" => AccessResult::AccessRefused {
-            detail: Some("AUTORISATION REFUSEE".into()),
+            detail: Some("AUTORISATION INTERDITE".into()),
         },
         _ => AccessResult::Exists {
             detail: Some("AUTORISATION VALIDE".into()),
@@ -77,6 +94,7 @@ pub fn router(store: Store) -> Result<Router, String> {
     let state = Arc::new(DmpSim {
         store,
         verifier: VihfVerifier::sandbox()?,
+        xades: XadesContext(vihf_check::sandbox_context(false)?),
     });
     Ok(Router::new()
         .route("/patients", post(handle))
@@ -169,7 +187,7 @@ async fn handle(
     }
     match action.as_str() {
         TD02 => td02(body_el, &vihf),
-        ITI41 => iti41(&sim.store, body_el, &parts, &vihf, text).await,
+        ITI41 => iti41(&sim, body_el, &parts, &vihf, text).await,
         _ => fault("ActionNotSupported", "unknown SOAP action"),
     }
 }
@@ -201,21 +219,39 @@ fn td02(body: &crate::ins::soap::XmlElement, vihf: &vihf_check::VihfFacts) -> Re
 }
 
 async fn iti41(
-    store: &Store,
+    sim: &DmpSim,
     body: &crate::ins::soap::XmlElement,
     parts: &mtom::Mtom,
     vihf: &vihf_check::VihfFacts,
     envelope: &str,
 ) -> Response {
     let has_dmp = |p: &Ins| matches!(access_of(p), AccessResult::Exists { .. });
-    let result = match checks::check(body, parts, vihf, has_dmp) {
-        Ok(a) => store_accepted(store, a, vihf, envelope).await,
+    let result = match checks::check(body, parts, vihf, has_dmp, &sim.xades.0) {
+        Ok(a) => store_accepted(&sim.store, a, vihf, envelope).await,
         Err(errors) => Err(errors),
     };
     match result {
-        Ok(()) => soap(StatusCode::OK, wire::registry_response(&[])),
+        Ok(Stored::New) => soap(StatusCode::OK, wire::registry_response(&[])),
+        Ok(Stored::Resend(unique_id)) => soap(
+            StatusCode::OK,
+            wire::registry_success_with_warnings(&[SimError::new(
+                "XDSDuplicateUniqueIdInRegistry",
+                format!("{RESEND}: {unique_id}"),
+            )]),
+        ),
         Err(errors) => soap(StatusCode::OK, wire::registry_response(&errors)),
     }
+}
+
+/// What happened to an accepted submission.
+enum Stored {
+    New,
+    /// Already held, identical: nothing stored.
+    Resend(String),
+}
+
+fn same_document(held: &SimDocumentRow, a: &checks::Accepted) -> bool {
+    held.entry_uuid == a.entry_uuid && held.patient == a.patient_cx && held.content == a.content
 }
 
 async fn store_accepted(
@@ -223,14 +259,16 @@ async fn store_accepted(
     a: checks::Accepted,
     vihf: &vihf_check::VihfFacts,
     envelope: &str,
-) -> Result<(), Vec<SimError>> {
+) -> Result<Stored, Vec<SimError>> {
     let internal = |e: StoreError| vec![SimError::new("XDSRegistryError", e.to_string())];
-    if store
+    if let Some(held) = store
         .sim_dmp_by_unique_id(&a.unique_id)
         .await
         .map_err(internal)?
-        .is_some()
     {
+        if same_document(&held, &a) {
+            return Ok(Stored::Resend(a.unique_id));
+        }
         return Err(vec![SimError::new(
             "XDSDuplicateUniqueIdInRegistry",
             format!("uniqueId {} is already used", a.unique_id),
@@ -250,18 +288,22 @@ async fn store_accepted(
     }
     let row = SimDocumentRow {
         unique_id: a.unique_id.clone(),
-        entry_uuid: a.entry_uuid,
-        patient: a.patient_cx,
+        entry_uuid: a.entry_uuid.clone(),
+        patient: a.patient_cx.clone(),
         structure_id: vihf.structure_id.clone(),
-        replaces: a.replaces,
+        replaces: a.replaces.clone(),
         status: "approved".into(),
         metadata: envelope.to_string(),
-        content: a.content,
+        content: a.content.clone(),
     };
     match store.sim_dmp_insert(&row).await {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(Stored::New),
         Err(StoreError::Conflict(m)) => {
-            Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)])
+            // Two resends racing: the other one stored it first.
+            match store.sim_dmp_by_unique_id(&a.unique_id).await {
+                Ok(Some(held)) if same_document(&held, &a) => Ok(Stored::Resend(a.unique_id)),
+                _ => Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)]),
+            }
         }
         Err(e) => Err(internal(e)),
     }

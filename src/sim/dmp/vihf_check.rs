@@ -47,23 +47,9 @@ const INTERMEDIATES: &[&[u8]] = &[
 impl VihfVerifier {
     /// Trusting the embedded test roots.
     pub fn sandbox() -> Result<Self, String> {
-        let mut manager = bergshamra::KeysManager::new();
-        for root in &crate::pki::testpki::roots().certs {
-            manager.add_trusted_cert(root.to_vec());
-        }
-        for pem in INTERMEDIATES {
-            for der in crate::pki::identity::parse_pem_certs(pem, "intermediate")
-                .map_err(|e| e.to_string())?
-            {
-                manager.add_untrusted_cert(der.to_vec());
-            }
-        }
-        // `ID` is one of bergshamra's default id attributes (registering it again reports duplicates).
-        let ctx = bergshamra::DsigContext::new_permissive(manager)
-            .with_enabled_key_data_x509(true)
-            .with_strict_verification(true)
-            .with_require_reference_digests(true);
-        Ok(VihfVerifier { ctx })
+        Ok(VihfVerifier {
+            ctx: sandbox_context(true)?,
+        })
     }
 
     /// Checks the VIHF found in `envelope` (the raw SOAP envelope text).
@@ -92,6 +78,30 @@ impl VihfVerifier {
         }
         facts(&root)
     }
+}
+
+/// A verification context trusting the embedded test IGC Santé roots (ORGANISATIONS intermediates known); every
+/// reference digest must be computed and match. `strict` adds bergshamra's signature-wrapping guard (references
+/// only to the signature's ancestors or siblings): right for the enveloped VIHF, impossible for an enveloping
+/// signature such as the submission set's, whose checker finds the referenced elements itself.
+pub(crate) fn sandbox_context(strict: bool) -> Result<bergshamra::DsigContext, String> {
+    let mut manager = bergshamra::KeysManager::new();
+    for root in &crate::pki::testpki::roots().certs {
+        manager.add_trusted_cert(root.to_vec());
+    }
+    for pem in INTERMEDIATES {
+        for der in
+            crate::pki::identity::parse_pem_certs(pem, "intermediate").map_err(|e| e.to_string())?
+        {
+            manager.add_untrusted_cert(der.to_vec());
+        }
+    }
+    // `ID` is one of bergshamra's default id attributes (registering it again reports duplicates).
+    let ctx = bergshamra::DsigContext::new_permissive(manager)
+        .with_enabled_key_data_x509(true)
+        .with_strict_verification(strict)
+        .with_require_reference_digests(true);
+    Ok(ctx)
 }
 
 /// The assertion's text: from its start tag to its end tag (assertions do not nest).

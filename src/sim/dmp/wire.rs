@@ -39,28 +39,40 @@ fn envelope(body: impl FnOnce(&mut XmlWriter)) -> String {
 
 /// `Success` when `errors` is empty, else `Failure` with one `RegistryError` each.
 pub fn registry_response(errors: &[SimError]) -> String {
+    registry(errors, false)
+}
+
+/// A `Success` `RegistryResponse` carrying `warnings` (severity Warning): how the simulator answers the resend of
+/// a document it already holds.
+pub fn registry_success_with_warnings(warnings: &[SimError]) -> String {
+    registry(warnings, true)
+}
+
+fn registry(listed: &[SimError], warnings: bool) -> String {
     envelope(|w| {
-        let status = if errors.is_empty() {
+        let status = if listed.is_empty() || warnings {
             "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
         } else {
             "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure"
+        };
+        let severity = if warnings {
+            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Warning"
+        } else {
+            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"
         };
         w.start(
             "rs:RegistryResponse",
             &[("xmlns:rs", ns::RS), ("status", status)],
         );
-        if !errors.is_empty() {
+        if !listed.is_empty() {
             w.start("rs:RegistryErrorList", &[]);
-            for e in errors {
+            for e in listed {
                 w.empty(
                     "rs:RegistryError",
                     &[
                         ("errorCode", e.code),
                         ("codeContext", &e.context),
-                        (
-                            "severity",
-                            "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error",
-                        ),
+                        ("severity", severity),
                     ],
                 );
             }
@@ -88,18 +100,32 @@ pub fn td02_answer(result: &AccessResult, patient: &Ins) -> String {
                 ("extension", "PRPA_IN201308UV02"),
             ],
         );
-        let (ack, detail, code) = match result {
-            AccessResult::Exists { detail } => ("AA", detail.as_deref(), "OK"),
-            AccessResult::Absent => ("AA", Some("DMP INEXISTANT"), "NF"),
-            AccessResult::AccessRefused { detail } => ("AE", detail.as_deref(), "AE"),
+        let (ack, authorisation, code) = match result {
+            AccessResult::Exists { .. } => ("AA", Some("VALIDE"), "OK"),
+            AccessResult::Absent => ("AA", None, "NF"),
+            AccessResult::AccessRefused { .. } => ("AA", Some("INTERDITE"), "OK"),
         };
-        w.start("acknowledgement", &[]);
-        w.empty("typeCode", &[("code", ack)]);
-        if let Some(d) = detail {
-            w.start("acknowledgementDetail", &[]);
-            w.text_elem("text", &[], d);
+        if let Some(a) = authorisation {
+            w.start("attentionLine", &[]);
+            w.empty(
+                "keyWordText",
+                &[
+                    ("code", "AUTORISATION"),
+                    ("codeSystem", "1.2.250.1.213.4.1.2.6.1"),
+                ],
+            );
+            w.empty(
+                "value",
+                &[
+                    ("code", a),
+                    ("codeSystem", "1.2.250.1.213.4.1.2.6.2"),
+                    ("xsi:type", "CV"),
+                    ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                ],
+            );
             w.end();
         }
+        w.start("acknowledgement", &[("typeCode", ack)]);
         w.end();
         w.start(
             "controlActProcess",
