@@ -126,6 +126,7 @@ pub struct Daemon {
     server: JoinHandle<()>,
     finess_task: JoinHandle<()>,
     psc_task: Option<JoinHandle<()>>,
+    mss_task: Option<JoinHandle<()>>,
 }
 
 /// A shared DMP transport.
@@ -219,6 +220,8 @@ impl Daemon {
             max_pdf_bytes: config.dmp.max_pdf_bytes.min(crate::cda::MAX_PDF_BYTES),
         };
 
+        let mss = mss_state(config, &certs, sims.as_ref());
+
         let mut keys = api::auth::Keys::default();
         if let Some(k) = &opts.env_api_key {
             keys.add_fixed("env", k.expose());
@@ -274,6 +277,7 @@ impl Daemon {
             insi,
             psc,
             dmp,
+            mss,
             audit,
             outbox,
             store,
@@ -287,6 +291,15 @@ impl Daemon {
         });
         let finess_task = tokio::spawn(api::finess::keep_loaded(state.clone()));
         let psc_task = state.psc.clone().map(|p| tokio::spawn(sweep_sessions(p)));
+        let mss_task = match (&sims, config.mss.smtp_host.is_none()) {
+            (Some(s), true) => Some(tokio::spawn(api::mss::sandbox_reader(
+                state.store.clone(),
+                s.mss_mailboxes.clone(),
+                state.mss.from.clone(),
+                config.mss.max_message_bytes,
+            ))),
+            _ => None,
+        };
         let app = api::router(state.clone());
         let (stop, mut rx) = watch::channel(false);
         let server = match (&config.api.tls_cert, &config.api.tls_key) {
@@ -328,6 +341,7 @@ impl Daemon {
             server,
             finess_task,
             psc_task,
+            mss_task,
         })
     }
 
@@ -339,6 +353,9 @@ impl Daemon {
     /// Stops the API, then the simulators, then closes the store.
     pub async fn shutdown(self) {
         self.finess_task.abort();
+        if let Some(t) = &self.mss_task {
+            t.abort();
+        }
         if let Some(t) = &self.psc_task {
             t.abort();
         }
@@ -403,6 +420,83 @@ pub fn insi_client(
         Arc::new(transport),
         lps,
     )))
+}
+
+/// Sender of the sandbox's messages (a test application mailbox).
+pub const SANDBOX_MSS_FROM: &str = "ehpad-les-tilleuls@ehpad.test.mssante.fr";
+
+/// The MSSanté state: the operator of `[mss]`, or the sandbox simulator. The transport is `None` (routes answer
+/// 503) when neither is there, or when `mss.from`, `mss.nil` or the `AUTH_CLI` certificate is missing outside the
+/// sandbox.
+pub fn mss_state(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+) -> api::mss::MssState {
+    use crate::mss::smtp::{Security, SmtpAuth, SmtpConfig, SmtpTransport};
+    let c = &config.mss;
+    let sim_port = sims.and_then(|s| {
+        s.sims
+            .iter()
+            .find(|x| x.info.name == "mss_smtp")
+            .map(|x| x.addr.port())
+    });
+    let sandbox = sims.is_some();
+    let endpoint = match (&c.smtp_host, sim_port) {
+        (Some(host), _) => Some((
+            host.clone(),
+            c.smtp_port
+                .unwrap_or(if c.implicit_tls { 465 } else { 587 }),
+        )),
+        (None, Some(port)) => Some(("localhost".to_owned(), port)),
+        (None, None) => None,
+    };
+    let from = c
+        .from
+        .clone()
+        .or_else(|| sandbox.then(|| SANDBOX_MSS_FROM.to_owned()));
+    let nil = c
+        .nil
+        .clone()
+        .or_else(|| sandbox.then(|| "SANDBOX".to_owned()));
+    let policy = crate::mss::Policy {
+        nil: nil.clone().unwrap_or_default(),
+        allowed_domains: c.allowed_domains.clone(),
+        max_bytes: c.max_message_bytes,
+        sender: crate::mss::Sender {
+            software: format!("segur-gateway {}", env!("CARGO_PKG_VERSION")),
+            contact: from.clone().unwrap_or_default(),
+        },
+    };
+    let transport = match (endpoint, &from, &nil, &certs.auth_cli) {
+        (Some((host, port)), Some(_), Some(_), Some(id)) => SmtpTransport::new(SmtpConfig {
+            host,
+            port,
+            security: if c.implicit_tls && c.smtp_host.is_some() {
+                Security::Implicit
+            } else {
+                Security::Starttls
+            },
+            roots: certs.roots.clone(),
+            identity: Some(id.clone()),
+            auth: if c.sasl.eq_ignore_ascii_case("external") {
+                SmtpAuth::External
+            } else {
+                SmtpAuth::CertificateOnly
+            },
+            hello: "segur-gateway.localdomain".into(),
+            timeout: Duration::from_secs(c.timeout_secs),
+        })
+        .map_err(|e| tracing::error!(error = %e, "MSSanté transport not built"))
+        .ok()
+        .map(|t| Arc::new(t) as Arc<dyn crate::mss::smtp::MailTransport>),
+        _ => None,
+    };
+    api::mss::MssState {
+        transport,
+        policy,
+        from: from.unwrap_or_default(),
+    }
 }
 
 /// The DMP client: `dmp.endpoint`, or the sandbox simulator; `None` when neither. Needs `AUTH_CLI` (mutual TLS)

@@ -32,6 +32,7 @@ pub mod finess;
 pub mod http;
 pub mod ins;
 pub mod logging;
+pub mod mss;
 pub mod net;
 pub mod outbox;
 pub mod pki;

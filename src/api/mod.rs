@@ -17,6 +17,8 @@ mod ins;
 pub mod jobs;
 pub mod json;
 pub mod metrics;
+pub mod mss;
+pub mod mss_inbox;
 mod psc;
 pub mod query;
 mod routes;
@@ -63,6 +65,8 @@ pub struct Shared {
     pub psc: Option<Arc<crate::psc::Psc>>,
     /// DMP client and document settings.
     pub dmp: dmp::DmpState,
+    /// MSSanté transport and sending rules.
+    pub mss: mss::MssState,
     /// The group-committing audit writer.
     pub audit: crate::store::audit::AuditLog,
     /// The durable outbox (DMP pushes, MSSanté messages).

@@ -33,6 +33,8 @@ pub(super) fn v1() -> Router<AppState> {
         .merge(super::finess::routes())
         .merge(super::psc::routes())
         .merge(super::dmp::routes())
+        .merge(super::mss::routes())
+        .merge(super::mss_inbox::routes())
         .merge(super::jobs::routes())
 }
 
@@ -47,6 +49,8 @@ pub(super) fn v1() -> Router<AppState> {
         super::finess::lookup, super::finess::search,
         super::psc::login, super::psc::callback, super::psc::session, super::psc::logout,
         super::psc::ciba_start, super::psc::ciba_status,
+        super::mss::send, super::mss::get_message, super::mss_inbox::list, super::mss_inbox::one,
+        super::mss_inbox::ack,
         super::dmp::create_pps, super::dmp::get_document, super::dmp::access, super::dmp::send,
         super::jobs::get_job, super::jobs::list, super::jobs::retry, super::jobs::cancel,
     ),
@@ -57,7 +61,7 @@ pub(super) fn v1() -> Router<AppState> {
         crate::psc::Activity, crate::psc::NationalId, crate::psc::NationalIdKind, crate::psc::ciba::CibaStarted,
         crate::psc::ciba::CibaStatus,
         super::dmp::PpsBody, super::dmp::PpsCreated, super::dmp::AccessBody, super::dmp::SendBody,
-        crate::dmp::answer::AccessResult,
+        crate::dmp::answer::AccessResult, super::mss::SendBody, super::mss_inbox::AckBody,
     )),
     modifiers(&BearerAuth)
 )]

@@ -16,6 +16,7 @@ mod certs;
 mod dmp;
 mod finess;
 mod ids;
+mod mss;
 mod psc;
 mod scenario;
 
@@ -71,6 +72,9 @@ pub enum Command {
     /// DMP: inspect what the gateway sends (signed VIHF).
     #[command(subcommand)]
     Dmp(dmp::DmpCmd),
+    /// MSSanté: write the XDM package or the MIME message of a document; send it, read the inbox (daemon API).
+    #[command(subcommand)]
+    Mss(mss::MssCmd),
     /// Pro Santé Connect: log a professional in from the terminal.
     #[command(subcommand)]
     Psc(psc::PscCmd),
@@ -175,6 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
+        Command::Mss(cmd) => return mss::run(cmd, cli.config.as_deref()),
         Command::Scenario(cmd) => return scenario::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;

@@ -39,7 +39,10 @@ async fn login(loaded: crate::config::Loaded, port: u16, timeout: u64) -> anyhow
             crate::sim::faults::Faults::default(),
         )
         .await?;
-        Some(crate::sim::SimHost { sims: vec![sim] })
+        Some(crate::sim::SimHost {
+            sims: vec![sim],
+            ..Default::default()
+        })
     } else {
         None
     };

@@ -347,17 +347,50 @@ impl Default for FinessConfig {
 }
 
 /// `[mss]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MssConfig {
     /// SMTP submission host of the MSSanté operator. Empty in sandbox mode = the embedded simulator.
     pub smtp_host: Option<String>,
-    /// SMTP submission port (587 STARTTLS by default).
+    /// SMTP submission port (587 STARTTLS by default, 465 with `implicit_tls`).
     pub smtp_port: Option<u16>,
-    /// IMAP host of the operator.
+    /// TLS from the first byte (port 465) instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// IMAP host of the operator (reading acknowledgements and received documents: not built yet).
     pub imap_host: Option<String>,
     /// IMAP port (143 STARTTLS by default).
     pub imap_port: Option<u16>,
+    /// The structure's application mailbox (sender of every message). The sandbox uses a test address.
+    pub from: Option<String>,
+    /// `X-MSS-NIL`: the product reference registered on the ANS Convergence platform. Required outside the
+    /// sandbox (which uses `SANDBOX`).
+    pub nil: Option<String>,
+    /// SASL step after the mutual TLS of the application mailbox: `none` or `external`, as the operator documents.
+    pub sasl: String,
+    /// Recipient domains accepted (a domain also admits its sub-domains).
+    pub allowed_domains: Vec<String>,
+    /// Largest message, in bytes (Mon espace santé: 25 MB).
+    pub max_message_bytes: usize,
+    /// Seconds allowed to connect and for each SMTP command.
+    pub timeout_secs: u64,
+}
+
+impl Default for MssConfig {
+    fn default() -> Self {
+        MssConfig {
+            smtp_host: None,
+            smtp_port: None,
+            implicit_tls: false,
+            imap_host: None,
+            imap_port: None,
+            from: None,
+            nil: None,
+            sasl: "none".into(),
+            allowed_domains: vec!["mssante.fr".into()],
+            max_message_bytes: crate::mss::message::DEFAULT_MAX_BYTES,
+            timeout_secs: 30,
+        }
+    }
 }
 
 /// `[sandbox]`

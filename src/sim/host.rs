@@ -57,6 +57,21 @@ pub struct RunningSim {
 }
 
 impl RunningSim {
+    /// A simulator whose accept loop `task` ends when `stop` turns `true` (non-HTTP simulators).
+    pub(crate) fn from_task(
+        info: SimInfo,
+        addr: SocketAddr,
+        stop: watch::Sender<bool>,
+        task: JoinHandle<()>,
+    ) -> Self {
+        RunningSim {
+            info,
+            addr,
+            stop,
+            task: Some(task),
+        }
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
@@ -175,6 +190,8 @@ impl std::fmt::Debug for SimContext {
 pub struct SimHost {
     /// Running simulators.
     pub sims: Vec<RunningSim>,
+    /// The MSSanté simulator's test mailboxes.
+    pub mss_mailboxes: Arc<super::mss::Mailboxes>,
 }
 
 impl SimHost {
@@ -237,12 +254,21 @@ impl SimHost {
             )
             .await?,
         );
-        let (psc, _) = super::psc::start(
+        let (psc, psc_state) = super::psc::start(
             SocketAddr::new(config.bind, port("psc")),
             super::faults::Faults::from_config(config, "psc"),
         )
         .await?;
         sims.push(psc);
+        let mss_mailboxes = Arc::new(super::mss::Mailboxes::default());
+        let smtp = super::mss::smtp::SmtpSim::new(
+            mss_mailboxes.clone(),
+            Arc::new(move |t: &str| psc_state.check_access_token(t).map(str::to_owned)),
+        )?;
+        sims.push(
+            smtp.start(SocketAddr::new(config.bind, port("mss_smtp")))
+                .await?,
+        );
         if let Some(store) = store {
             let dmp = super::dmp::router(store).map_err(SimError::Data)?;
             sims.push(
@@ -257,7 +283,10 @@ impl SimHost {
                 .await?,
             );
         }
-        Ok(SimHost { sims })
+        Ok(SimHost {
+            sims,
+            mss_mailboxes,
+        })
     }
 
     /// Descriptions for the API.

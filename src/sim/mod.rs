@@ -20,13 +20,16 @@
 //!   signature verification, XDS metadata rules; documents kept in the daemon's store. Port 9444 (9443 is left
 //!   to the PSC simulator).
 //!
-//! The other protocol simulators (MSSanté) register here as their modules arrive.
+//! - `mss_smtp`: the MSSanté operator's SMTP submission ([`mss`]): STARTTLS, client certificate or XOAUTH2 with a
+//!   PSC simulator token, delivery into in-memory test mailboxes ([`SimHost::mss_mailboxes`]), DSN and MDN. Port
+//!   9445; 9446 is kept for its IMAP side (`mss_imap`, not built yet).
 
 pub mod dmp;
 pub mod faults;
 pub mod fhir;
 mod host;
 pub mod insi;
+pub mod mss;
 pub mod psc;
 pub mod tls_check;
 
@@ -36,7 +39,7 @@ pub use host::{
 };
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc", "dmp"];
+pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc", "dmp", "mss_smtp"];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {
@@ -46,6 +49,8 @@ pub fn default_port(name: &str) -> u16 {
         "fhir" => 9442,
         "psc" => 9443,
         "dmp" => 9444,
+        "mss_smtp" => 9445,
+        "mss_imap" => 9446,
         _ => 0,
     }
 }

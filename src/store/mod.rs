@@ -9,6 +9,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod dmp;
 pub mod finess;
+pub mod mss;
 pub mod outbox;
 pub mod persons;
 

@@ -29,8 +29,8 @@ pub use response::{
     RegistryError, RegistryResult, ResponseError, Severity, parse_registry_response,
 };
 pub use submit::{
-    Coded, DocumentEntry, PatientInfo, Person, Submission, SubmissionSet, XdsAuthor, XdsError,
-    write_submit_objects_request,
+    Coded, DocumentEntry, PackagedFile, PatientInfo, Person, Submission, SubmissionSet, XdsAuthor,
+    XdsError, write_submit_objects_request, write_xdm_metadata,
 };
 
 /// ebRS 3.0 namespaces.

@@ -317,9 +317,30 @@ pub fn write_submit_objects_request(sub: &Submission) -> Result<String, XdsError
     Ok(w.finish())
 }
 
+/// Where the document of an XDM package lies (IHE ITI TF-1 §16, ITI TF-3 §4.2.3.2): the `URI`, `size` and
+/// `hash` slots of its document entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackagedFile {
+    /// File name relative to the `METADATA.XML` directory, e.g. `DOC0001.XML`.
+    pub uri: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-1 of the file, lower-case hex (the XDS `hash` slot).
+    pub sha1_hex: String,
+}
+
+/// Writes a stand-alone `METADATA.XML` (XML declaration + `lcm:SubmitObjectsRequest`) for an XDM package: the
+/// same submission as ITI-41, the document entry also carrying `URI`, `size` and `hash`.
+pub fn write_xdm_metadata(sub: &Submission, file: &PackagedFile) -> Result<String, XdsError> {
+    non_empty("file.uri", &file.uri)?;
+    let mut w = XmlWriter::new(true);
+    write_entries(&mut w, sub, Some(file), None)?;
+    Ok(w.finish())
+}
+
 /// Writes `lcm:SubmitObjectsRequest` into `w`.
 pub fn write_into(w: &mut XmlWriter, sub: &Submission) -> Result<(), XdsError> {
-    write_into_signed(w, sub, None)
+    write_entries(w, sub, None, None)
 }
 
 /// Writes `lcm:SubmitObjectsRequest` into `w`, with the document entry of the submission-set signature when
@@ -327,6 +348,15 @@ pub fn write_into(w: &mut XmlWriter, sub: &Submission) -> Result<(), XdsError> {
 pub fn write_into_signed(
     w: &mut XmlWriter,
     sub: &Submission,
+    signature: Option<&SignatureEntry>,
+) -> Result<(), XdsError> {
+    write_entries(w, sub, None, signature)
+}
+
+fn write_entries(
+    w: &mut XmlWriter,
+    sub: &Submission,
+    file: Option<&PackagedFile>,
     signature: Option<&SignatureEntry>,
 ) -> Result<(), XdsError> {
     sub.check()?;
@@ -340,7 +370,7 @@ pub fn write_into_signed(
         &[("xmlns:lcm", ns::LCM), ("xmlns:rim", ns::RIM)],
     );
     w.start("rim:RegistryObjectList", &[]);
-    document_entry(w, &sub.document, &mut ids);
+    document_entry(w, &sub.document, file, &mut ids);
     if let Some(sig) = signature {
         signature_entry(w, sig, &sub.document, &mut ids);
     }
@@ -508,7 +538,12 @@ fn external_id(
     w.end();
 }
 
-fn document_entry(w: &mut XmlWriter, d: &DocumentEntry, ids: &mut Ids) {
+fn document_entry(
+    w: &mut XmlWriter,
+    d: &DocumentEntry,
+    file: Option<&PackagedFile>,
+    ids: &mut Ids,
+) {
     let obj = d.entry_uuid.as_str();
     w.start(
         "rim:ExtrinsicObject",
@@ -519,6 +554,11 @@ fn document_entry(w: &mut XmlWriter, d: &DocumentEntry, ids: &mut Ids) {
         ],
     );
     slot(w, "creationTime", &[&dtm(d.creation_time)]);
+    if let Some(f) = file {
+        slot(w, "hash", &[&f.sha1_hex]);
+        slot(w, "size", &[&f.size.to_string()]);
+        slot(w, "URI", &[&f.uri]);
+    }
     slot(w, "languageCode", &[&d.language]);
     if let Some(p) = &d.legal_authenticator {
         slot(w, "legalAuthenticator", &[&p.xcn()]);

@@ -190,6 +190,26 @@ impl SimPsc {
         self.behaviour.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
+    /// The national id of the professional holding `token`, when it is an access token this simulator issued
+    /// and it has not expired (the MSSanté simulator checks XOAUTH2 logins with it).
+    pub fn check_access_token(&self, token: &str) -> Option<&'static str> {
+        let found = self.tables().access.get(token).copied();
+        found
+            .filter(|(_, exp)| Instant::now() < *exp)
+            .map(|(p, _)| p.national_id)
+    }
+
+    /// Issues an access token for a test professional, valid for `valid` (zero: already expired), as the token
+    /// endpoint would; `None` for an unknown national id. For tests of the services that accept PSC tokens.
+    pub fn issue_access_token(&self, national_id: &str, valid: Duration) -> Option<String> {
+        let p = super::professionals::find(national_id)?;
+        let token = random();
+        self.tables()
+            .access
+            .insert(token.clone(), (p, Instant::now() + valid));
+        Some(token)
+    }
+
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }

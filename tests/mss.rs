@@ -1,0 +1,342 @@
+//! PPS by MSSanté end to end: the daemon's API, the SMTP client over STARTTLS with the AUTH_CLI certificate, the
+//! MSSanté simulator, and the DSN/MDN it returns moving the message status sent → delivered → read (or failed).
+
+mod common;
+
+use common::{KEY, http, sandbox_config, start};
+use segur_gateway::daemon::SANDBOX_MSS_FROM;
+use serde_json::{Value, json};
+
+async fn call(
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = http()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(KEY);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    call(reqwest::Method::POST, base, path, Some(body)).await
+}
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    call(reqwest::Method::GET, base, path, None).await
+}
+
+/// A QUAL person (INSi then a high-trust document) and a stored N3 PPS about them: (person id, document id).
+async fn qual_person_with_pps(base: &str) -> (String, String) {
+    let traits = json!({"birth_name": "ADRUN", "given_names": ["ZOE"], "sex": "F", "birth_date": "1975-12-31", "birth_place": "63220"});
+    let (s, p) = post(base, "/v1/persons", traits).await;
+    assert_eq!(s, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_string();
+    let (s, b) = post(base, &format!("/v1/persons/{id}/insi"), json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = post(
+        base,
+        &format!("/v1/persons/{id}/identity-document"),
+        json!({"kind": "passport"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let mut plan = serde_json::to_value(segur_gateway::cda::sample::adrun_zoe()).unwrap();
+    let person = plan.as_object_mut().unwrap().remove("person").unwrap();
+    plan["local_id"] = person["local_id"].clone();
+    let (s, d) = post(
+        base,
+        "/v1/documents/pps",
+        json!({"person_id": id, "plan": plan}),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    (id, d["document_id"].as_str().unwrap().to_string())
+}
+
+/// Runs `segur --config cfg …` with the test key. tokio's process API: the daemon answering the command runs on
+/// the test's own runtime, which a blocking wait would stall.
+async fn cli(cfg: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_segur"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("SEGUR_API_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+async fn wait_status(base: &str, id: &str, want: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (s, b) = get(base, &format!("/v1/mss/messages/{id}")).await;
+        assert_eq!(s, 200, "{b}");
+        if b["status"] == want {
+            return b;
+        }
+        last = b;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("message {id} never reached {want}: {last}");
+}
+
+#[tokio::test]
+async fn pps_to_a_professional_and_to_the_patient_then_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(sandbox_config(dir.path())).await;
+    let base = format!("http://{}", d.api_addr);
+    let (person, doc) = qual_person_with_pps(&base).await;
+
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"to": ["dr.martin@medecin.test.mssante.fr"], "document_id": doc, "body": "Bonjour"}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["message_id"].as_str().unwrap().to_string();
+    let job = b["job_id"].as_str().unwrap().to_string();
+    wait_status(&base, &id, "read").await;
+    // The DSN and the MDN arrive in either order; wait until both are recorded.
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = get(&base, &format!("/v1/mss/messages/{id}")).await.1;
+        if read["events"].as_array().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(read["status"], "read", "a late DSN keeps read: {read}");
+    let kinds: Vec<&str> = read["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"dsn") && kinds.contains(&"mdn") && kinds.contains(&"submitted"),
+        "{read}"
+    );
+    let (s, by_job) = get(&base, &format!("/v1/mss/messages/{job}")).await;
+    assert_eq!((s, by_job["message_id"].as_str()), (200, Some(id.as_str())));
+
+    let boxes = &d.sims().unwrap().mss_mailboxes;
+    let inbox = boxes.messages("dr.martin@medecin.test.mssante.fr");
+    assert_eq!(inbox.len(), 1);
+    let text = String::from_utf8_lossy(&inbox[0].bytes);
+    assert!(
+        text.contains("X-MSS-NIL: SANDBOX") && text.contains("IHE_XDM.ZIP"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("From: {SANDBOX_MSS_FROM}")));
+
+    // To the patient's Mon espace santé mailbox; a recipient whose software never acknowledges stays delivered.
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"patient_person_id": person, "document_id": doc}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    wait_status(&base, b["message_id"].as_str().unwrap(), "read").await;
+    let patient = boxes.messages("275126322074974@patient.mssante.fr");
+    assert_eq!(patient.len(), 1);
+    assert!(String::from_utf8_lossy(&patient[0].bytes).contains("X-MSS-MES: FIN"));
+
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"to": ["noack@medecin.test.mssante.fr"], "document_id": doc}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    wait_status(&base, b["message_id"].as_str().unwrap(), "delivered").await;
+
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"to": ["unknown@medecin.test.mssante.fr"], "document_id": doc}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let failed = wait_status(&base, b["message_id"].as_str().unwrap(), "failed").await;
+    assert!(failed.to_string().contains("5.1.1"), "{failed}");
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(sandbox_config(dir.path())).await;
+    let base = format!("http://{}", d.api_addr);
+    let (person, doc) = qual_person_with_pps(&base).await;
+    for (body, status, code) in [
+        (
+            json!({"to": ["x@gmail.com"], "document_id": doc}),
+            422,
+            "mss.domain_not_allowed",
+        ),
+        (
+            json!({"to": ["not an address"], "document_id": doc}),
+            422,
+            "mss.bad_address",
+        ),
+        (json!({"document_id": doc}), 422, "mss.bad_recipients"),
+        (
+            json!({"to": ["a@b.mssante.fr"], "patient_person_id": person, "document_id": doc}),
+            422,
+            "mss.bad_recipients",
+        ),
+        (
+            json!({"to": ["a@b.mssante.fr"], "document_id": "nope"}),
+            404,
+            "document.not_found",
+        ),
+        (
+            json!({"patient_person_id": "someone-else", "document_id": doc}),
+            409,
+            "document.other_person",
+        ),
+    ] {
+        let (s, b) = post(&base, "/v1/mss/messages", body.clone()).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (status, Some(code)),
+            "{body} → {b}"
+        );
+    }
+    let (s, b) = get(&base, "/v1/mss/messages/nope").await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("message.not_found")));
+
+    // The command line goes through the same API.
+    let cfg = dir.path().join("cli.toml");
+    std::fs::write(&cfg, format!("[api]\nlisten = \"{}\"\n", d.api_addr)).unwrap();
+    let (ok, out) = cli(
+        &cfg,
+        &["mss", "send", "--document", &doc, "--to", "x@gmail.com"],
+    )
+    .await;
+    assert!(!ok && out.contains("mss.domain_not_allowed"), "{out}");
+    let (ok, out) = cli(
+        &cfg,
+        &[
+            "mss",
+            "send",
+            "--document",
+            &doc,
+            "--to",
+            "dr.cli@medecin.test.mssante.fr",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let sent: Value = serde_json::from_str(&out).unwrap();
+    let id = sent["message_id"].as_str().unwrap();
+    wait_status(&base, id, "read").await;
+    let (ok, out) = cli(&cfg, &["mss", "inbox", "--message", id]).await;
+    assert!(ok && out.contains("\"read\""), "{out}");
+    let (ok, out) = cli(&cfg, &["mss", "inbox"]).await;
+    assert!(ok && out.contains("\"messages\""), "{out}");
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(sandbox_config(dir.path())).await;
+    let base = format!("http://{}", d.api_addr);
+    let (_, doc) = qual_person_with_pps(&base).await;
+    // Sent to the gateway's own application mailbox: it comes back as a received message.
+    let (s, b) = post(
+        &base,
+        "/v1/mss/messages",
+        json!({"to": [SANDBOX_MSS_FROM], "document_id": doc}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let boxes = d.sims().unwrap().mss_mailboxes.clone();
+    boxes.deliver(
+        SANDBOX_MSS_FROM,
+        b"From: x@y.mssante.fr\r\nMessage-ID: <junk@y>\r\n\r\nno XDM here\r\n".to_vec(),
+    );
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let (s, l) = get(&base, "/v1/mss/inbox").await;
+        assert_eq!(s, 200, "{l}");
+        if l["messages"].as_array().unwrap().len() >= 2 {
+            listed = l;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let messages = listed["messages"]
+        .as_array()
+        .expect("two received messages");
+    let good = messages
+        .iter()
+        .find(|m| m["status"] == "received")
+        .expect("received");
+    let bad = messages
+        .iter()
+        .find(|m| m["status"] == "rejected")
+        .expect("rejected");
+    assert_eq!(bad["detail"]["code"], "mss.incoming_no_xdm", "{bad}");
+    assert_eq!(good["documents"], 1);
+    let gid = good["id"].as_str().unwrap();
+    let (s, full) = get(&base, &format!("/v1/mss/inbox/{gid}")).await;
+    assert_eq!(s, 200, "{full}");
+    assert_eq!(full["documents"][0]["mime_type"], "text/xml");
+    assert_eq!(full["documents"][0]["hash_ok"], true);
+    let (s, xml) = get(&base, &format!("/v1/documents/{doc}")).await;
+    assert_eq!(s, 200);
+    use base64::Engine as _;
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(full["documents"][0]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(got, xml.as_str().unwrap().as_bytes());
+
+    let before = boxes.messages(SANDBOX_MSS_FROM).len();
+    let (s, a) = post(
+        &base,
+        &format!("/v1/mss/inbox/{gid}/ack"),
+        json!({"error": "INS inconnu"}),
+    )
+    .await;
+    assert_eq!((s, a["mdn_sent"].as_bool()), (200, Some(true)), "{a}");
+    // The MDN reaches the mailbox named by Disposition-Notification-To, sent from the null reverse-path: no DSN
+    // comes back about it.
+    let after = boxes.messages(SANDBOX_MSS_FROM);
+    let mdn: Vec<String> = after[before..]
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
+        .filter(|t| t.contains("Reporting-UA:"))
+        .collect();
+    assert_eq!(mdn.len(), 1, "{mdn:?}");
+    assert_eq!(after.len(), before + 1, "only the MDN");
+    assert!(
+        mdn[0].contains("processed/Error: INS inconnu"),
+        "{}",
+        mdn[0]
+    );
+    let (s, again) = post(&base, &format!("/v1/mss/inbox/{gid}/ack"), json!({})).await;
+    assert_eq!((s, again["code"].as_str()), (409, Some("mss.not_received")));
+    let bid = bad["id"].as_str().unwrap();
+    let (s, _) = post(&base, &format!("/v1/mss/inbox/{bid}/ack"), json!({})).await;
+    assert_eq!(s, 409);
+    d.shutdown().await;
+}
