@@ -220,7 +220,18 @@ impl Daemon {
             max_pdf_bytes: config.dmp.max_pdf_bytes.min(crate::cda::MAX_PDF_BYTES),
         };
 
-        let mss = mss_state(config, &certs, sims.as_ref());
+        let mut mss = mss_state(config, &certs, sims.as_ref());
+        if let (Some(rec), Some(inner)) = (&opts.recorder, mss.transport.take()) {
+            let url = match &config.mss.smtp_host {
+                Some(host) => format!("smtp://{host}"),
+                None => "smtp://localhost (sandbox mss_smtp)".to_owned(),
+            };
+            mss.transport = Some(Arc::new(crate::exchange::RecordingMail::new(
+                inner,
+                rec.clone(),
+                url,
+            )));
+        }
 
         let mut keys = api::auth::Keys::default();
         if let Some(k) = &opts.env_api_key {

@@ -2,7 +2,8 @@
 //! (`segur scenario run`, [`crate::scenario`]).
 //!
 //! Off by default and zero cost when off: the daemon wraps its transports only when
-//! [`crate::daemon::StartOptions::recorder`] is set ([`RecordingInsi`], [`RecordingDmp`], and the PSC HTTP adapter
+//! [`crate::daemon::StartOptions::recorder`] is set ([`RecordingInsi`], [`RecordingDmp`], [`RecordingMail`] for
+//! MSSanté submissions, and the PSC HTTP adapter
 //! through [`crate::psc::Psc::with_recorder`], the Annuaire Santé client through [`fhir_observer`]); otherwise
 //! nothing is copied.
 //!
@@ -290,5 +291,64 @@ mod tests {
         let big = vec![b'a'; MAX_BODY + 10];
         let s = capped(&big);
         assert!(s.len() < MAX_BODY + 40 && s.ends_with("bytes in all)"));
+    }
+}
+
+/// An MSSanté submission transport that records every message it submits: the SMTP envelope and the start of
+/// the message (request), the server's final reply (response).
+#[derive(Debug)]
+pub struct RecordingMail {
+    inner: Arc<dyn crate::mss::smtp::MailTransport>,
+    recorder: Recorder,
+    /// `smtp://host:port`, shown as the exchange URL.
+    url: String,
+}
+
+impl RecordingMail {
+    /// Wraps `inner`, which submits to `url`.
+    pub fn new(
+        inner: Arc<dyn crate::mss::smtp::MailTransport>,
+        recorder: Recorder,
+        url: String,
+    ) -> Self {
+        RecordingMail {
+            inner,
+            recorder,
+            url,
+        }
+    }
+}
+
+impl crate::mss::smtp::MailTransport for RecordingMail {
+    fn submit<'a>(
+        &'a self,
+        message: &'a crate::mss::message::BuiltMessage,
+    ) -> BoxFuture<'a, Result<crate::mss::smtp::Accepted, crate::mss::smtp::SendError>> {
+        Box::pin(async move {
+            let mut request = format!("MAIL FROM:<{}>\r\n", message.from).into_bytes();
+            for to in &message.to {
+                request.extend_from_slice(format!("RCPT TO:<{to}>\r\n").as_bytes());
+            }
+            request.extend_from_slice(b"DATA\r\n");
+            let end = message.bytes.len().min(MAX_BODY);
+            request.extend_from_slice(&message.bytes[..end]);
+            let p = Pending::start("mss", "SMTP", &self.url, Some("message/rfc822"), &request);
+            let result = self.inner.submit(message).await;
+            match &result {
+                Ok(accepted) => {
+                    let status = accepted
+                        .reply
+                        .get(..3)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(250);
+                    p.finish(
+                        self.recorder.as_ref(),
+                        Ok((status, Some("text/plain"), accepted.reply.as_bytes())),
+                    );
+                }
+                Err(e) => p.finish(self.recorder.as_ref(), Err(e.to_string())),
+            }
+            result
+        })
     }
 }

@@ -56,14 +56,7 @@ async fn shipped_scenarios_pass_on_the_sandbox_with_a_clean_readable_report() {
     let (report, key) = run(&all).await;
 
     for s in &report.scenarios {
-        if s.id == "mss-pps" && s.outcome == Outcome::Skipped {
-            // Until the MSSanté routes exist: skipped, never failed.
-            assert!(
-                s.reason.as_deref().unwrap().starts_with("requires mss"),
-                "{s:?}"
-            );
-            continue;
-        }
+        // MSSanté exists now: its scenario runs like the others.
         assert_eq!(s.outcome, Outcome::Passed, "{}: {:?}", s.id, s.reason);
         assert!(s.steps.iter().all(|st| st.outcome == Outcome::Passed));
     }
@@ -120,6 +113,38 @@ async fn shipped_scenarios_pass_on_the_sandbox_with_a_clean_readable_report() {
         fhir[0]
             .response_body
             .contains("\"resourceType\":\"Bundle\"")
+    );
+    let smtp: Vec<_> = report
+        .scenarios
+        .iter()
+        .find(|s| s.id == "mss-pps")
+        .unwrap()
+        .steps
+        .iter()
+        .flat_map(|s| &s.exchanges)
+        .filter(|x| x.service == "mss")
+        .collect();
+    assert_eq!(
+        smtp.len(),
+        2,
+        "two SMTP submissions (professional, patient)"
+    );
+    for x in &smtp {
+        assert_eq!((x.method.as_str(), x.status), ("SMTP", Some(250)), "{x:?}");
+        assert!(
+            x.request_body.starts_with("MAIL FROM:<"),
+            "{}",
+            x.request_body
+        );
+        assert!(
+            x.request_body.contains("X-MSS-NIL"),
+            "MSSanté headers shown"
+        );
+    }
+    assert!(
+        smtp.iter()
+            .any(|x| x.request_body.contains("@patient.mssante.fr")),
+        "the patient mailbox (INS masked)"
     );
     let psc = &step("psc-login", 0).exchanges;
     let token = psc
