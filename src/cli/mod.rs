@@ -12,6 +12,7 @@ macro_rules! out {
     }};
 }
 
+mod audit;
 mod certs;
 mod dmp;
 mod finess;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Pro Santé Connect: log a professional in from the terminal.
     #[command(subcommand)]
     Psc(psc::PscCmd),
+    /// The hash-chained audit log: verify it, export it.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 /// `segur config …`
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cda(cmd) => return dmp::run_cda(cmd),
         Command::Dmp(cmd) => return dmp::run_dmp(cmd, cli.config.as_deref()),
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
+        Command::Audit(cmd) => return audit::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;
