@@ -354,7 +354,7 @@ fn record(r: RecordRow) -> AuditRecord {
 }
 
 /// What is wrong with `r` given the row before it (`None`: `r` is the first).
-fn check_row(r: &AuditRecord, prev: Option<&(i64, Option<String>)>) -> Option<String> {
+pub(crate) fn check_row(r: &AuditRecord, prev: Option<&(i64, Option<String>)>) -> Option<String> {
     let expected_id = prev.map_or(r.id, |p| p.0 + 1);
     let Some(hash) = &r.hash else {
         if prev.is_some_and(|p| p.1.is_some()) {

@@ -11,6 +11,7 @@ pub mod dmp;
 pub mod finess;
 pub mod outbox;
 pub mod persons;
+pub mod pg;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
