@@ -35,6 +35,17 @@ pub enum DaemonError {
     /// Simulators.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// The data directory is writable by other users (they could replace the database or the audit log).
+    #[error(
+        "the data directory {} has mode {mode:o}: other users may write to it; run chmod 700 on it",
+        path.display()
+    )]
+    DataDirOpen {
+        /// Directory.
+        path: std::path::PathBuf,
+        /// Its mode bits.
+        mode: u32,
+    },
     /// The API address could not be bound.
     #[error("cannot listen on {addr}: {source} (api.listen)")]
     Bind {
@@ -182,6 +193,7 @@ impl Daemon {
         log_expiry(&watched, config);
 
         let store = Store::open_sqlite(&config.store.path).await?;
+        check_data_dir(&config.store.path)?;
         let finess = Arc::new(api::finess::FinessState::default());
         let sims = if sandbox {
             let index = finess.clone();
@@ -747,6 +759,40 @@ fn instance_id(db_path: &Path) -> String {
     )
 }
 
+/// Refuses a data directory that group or others may write to (the database holds patient identities and the
+/// audit log); warns when they may read or enter it. The directory is the store file's (created by the store
+/// with the process umask when missing).
+pub fn check_data_dir(db_path: &Path) -> Result<(), DaemonError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = match db_path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let Ok(meta) = std::fs::metadata(dir) else {
+            return Ok(());
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        // World-writable with the sticky bit (/tmp) still lets others create files: refused too.
+        if mode & 0o022 != 0 {
+            return Err(DaemonError::DataDirOpen {
+                path: dir.to_path_buf(),
+                mode,
+            });
+        }
+        if mode & 0o007 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "other users may read the data directory (patient data): chmod 700 advised"
+            );
+        }
+    }
+    let _ = db_path;
+    Ok(())
+}
+
 /// The sandbox key: reused from `<data dir>/sandbox-api-key` (mode 0600) so scripts can read it, created otherwise.
 fn sandbox_api_key(db_path: &Path) -> Secret {
     Secret::new(kept_in_data_dir(
@@ -781,5 +827,32 @@ fn log_expiry(certs: &[WatchedCert], config: &Config) {
                 tracing::error!(role = %c.role, subject = %c.info.subject, "certificate not valid yet")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn data_dir_writable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("segur.db");
+        let set =
+            |m| std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(m)).unwrap();
+        set(0o700);
+        assert!(check_data_dir(&db).is_ok());
+        set(0o755);
+        assert!(check_data_dir(&db).is_ok(), "readable: a warning only");
+        set(0o770);
+        assert!(matches!(
+            check_data_dir(&db),
+            Err(DaemonError::DataDirOpen { mode: 0o770, .. })
+        ));
+        set(0o1777);
+        assert!(check_data_dir(&db).is_err());
+        set(0o700);
     }
 }

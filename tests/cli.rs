@@ -395,3 +395,67 @@ fn ins_and_finess_validate_exit_codes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("finess.invalid_key"));
 }
+
+#[test]
+fn audit_verify_export_and_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let env = [("SEGUR_STORE__PATH", db.to_str().unwrap())];
+    for name in ["dui", "other"] {
+        assert!(segur(&["apikey", "create", name], &env).status.success());
+    }
+    let o = segur(&["audit", "verify"], &env);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out} {err}");
+    assert!(out.contains("intact: 2 rows"), "{out}");
+
+    let (json, _) = text(&segur(&["audit", "export", "--since", "2000-01-01"], &env));
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(rows[1]["prev_hash"], rows[0]["hash"]);
+    let (csv, _) = text(&segur(
+        &[
+            "audit",
+            "export",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--format",
+            "csv",
+        ],
+        &env,
+    ));
+    assert!(csv.starts_with("id,at,actor,action,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let (none, _) = text(&segur(&["audit", "export", "--since", "2999-01-01"], &env));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&none).unwrap(),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        segur(&["audit", "export", "--since", "yesterday"], &env)
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // Someone with write access to the file bypasses the triggers and edits a row.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .connect()
+            .await
+            .unwrap();
+        for sql in [
+            "DROP TRIGGER audit_no_update",
+            "UPDATE audit SET subject = 'someone-else' WHERE id = 1",
+        ] {
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    });
+    let o = segur(&["audit", "verify"], &env);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out} {err}");
+    assert!(err.contains("TAMPERED at row 1"), "{err}");
+}

@@ -317,3 +317,54 @@ async fn idempotency_key_same_body_same_job_other_body_409() {
     assert_eq!(all["jobs"].as_array().map(Vec::len), Some(2), "{all}");
     d.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_finishes_or_releases_in_flight_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::sandbox_config(dir.path());
+    let docs = documents(&config, 2).await;
+    config.sandbox.latency_ms.insert("dmp".into(), 1500);
+    config.outbox.workers = 1;
+
+    // Grace shorter than the exchange: the job is given back, queued, its attempt not counted.
+    config.outbox.shutdown_grace_secs = 0;
+    let d = start(config.clone()).await;
+    let base = format!("http://{}", d.api_addr);
+    let (_, j) = post(
+        &base,
+        "/v1/dmp/documents",
+        json!({"document_id": docs[0]}),
+        None,
+    )
+    .await;
+    let id = j["job_id"].as_str().unwrap().to_string();
+    while get(&base, &format!("/v1/jobs/{id}")).await.1["status"] != "sending" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t = Instant::now();
+    d.shutdown().await;
+    assert!(
+        t.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        t.elapsed()
+    );
+    let store = Store::open_sqlite(&config.store.path).await.unwrap();
+    let job = store.job(&id).await.unwrap();
+    assert_eq!(
+        (job.status.as_str(), job.attempts),
+        ("queued", 0),
+        "{job:?}"
+    );
+    store.close().await;
+
+    // Grace long enough: the in-flight job ends before the daemon does (and the released one is sent too).
+    config.outbox.shutdown_grace_secs = 10;
+    let d = start(config.clone()).await;
+    let base = format!("http://{}", d.api_addr);
+    while get(&base, &format!("/v1/jobs/{id}")).await.1["status"] != "sending" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.shutdown().await;
+    let store = Store::open_sqlite(&config.store.path).await.unwrap();
+    assert_eq!(store.job(&id).await.unwrap().status, "done");
+}

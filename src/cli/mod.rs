@@ -12,6 +12,7 @@ macro_rules! out {
     }};
 }
 
+mod audit;
 mod certs;
 mod dmp;
 mod finess;
@@ -81,6 +82,9 @@ pub enum Command {
     /// DSR MS1 scenarios: list them, run them on the sandbox (or `--config`) with an evidence report.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCmd),
+    /// The hash-chained audit log: verify it, export it.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 /// `segur config …`
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Psc(cmd) => return psc::run(cmd, cli.config.as_deref()),
         Command::Mss(cmd) => return mss::run(cmd, cli.config.as_deref()),
         Command::Scenario(cmd) => return scenario::run(cmd, cli.config.as_deref()),
+        Command::Audit(cmd) => return audit::run(cmd, cli.config.as_deref()),
         Command::Apikey(cmd) => {
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(apikey(cmd, &loaded.config))?;

@@ -136,7 +136,7 @@ fn example_file_is_valid_and_covers_every_section() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("segur.example.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     for section in [
-        "api", "store", "pki", "ins", "psc", "finess", "dmp", "mss", "sandbox",
+        "api", "store", "pki", "ins", "psc", "finess", "dmp", "mss", "outbox", "sandbox",
     ] {
         assert!(
             text.contains(&format!("[{section}]")),
@@ -144,6 +144,9 @@ fn example_file_is_valid_and_covers_every_section() {
         );
     }
     Config::load(Some(&path), []).unwrap();
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/segur.toml");
+    let loaded = Config::load(Some(&dist), []).unwrap();
+    assert_eq!(loaded.config.sandbox.enabled, Some(false));
 }
 
 #[test]

@@ -26,16 +26,18 @@
 
 pub mod backoff;
 pub mod dmp;
+pub mod queue;
 
 use crate::ins::transport::BoxFuture;
+use crate::store::StoreError;
 use crate::store::audit::{AuditEntry, AuditLog};
 use crate::store::outbox::{Enqueued, Finish, JobRow, NewJob};
-use crate::store::{Store, StoreError};
 use backoff::Backoff;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+pub use queue::Queue;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -165,7 +167,7 @@ impl Default for OutboxMetrics {
 }
 
 struct Inner {
-    store: Store,
+    store: Queue,
     registry: Registry,
     settings: Settings,
     audit: Option<AuditLog>,
@@ -231,12 +233,13 @@ impl Outbox {
     /// Starts `settings.workers` workers named `<node>:<random>`, after releasing the leases that earlier runs of
     /// `node` left (a killed daemon).
     pub async fn start(
-        store: Store,
+        store: impl Into<Queue>,
         registry: Registry,
         settings: Settings,
         audit: Option<AuditLog>,
         node: &str,
     ) -> Result<Outbox, StoreError> {
+        let store: Queue = store.into();
         let released = store
             .release_leases(&format!("{node}:"), OffsetDateTime::now_utc())
             .await?;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::Store;
 use crate::store::outbox::Enqueued;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,8 +1,21 @@
 //! The append-only audit log: who did what to whom, with which outcome.
 //!
 //! Patient identifiers never appear whole: [`mask_ins`] keeps the last four characters of an INS, as the
-//! foundation issue asks; callers pass subjects through it (or through the INS type's masked form).
+//! foundation issue asks; callers pass subjects through it (or through the INS type's masked form), and
+//! [`redact`] runs over every entry at write time anyway: values under keys that name a secret (`token`,
+//! `secret`, `password`, `authorization`, `api_key`, `cookie`…) become `***`, strings shaped like an INS/NIR
+//! (15 characters, 13 digits + key, Corsica `2A`/`2B`) are masked.
 //! The table refuses `UPDATE` and `DELETE` (triggers in the migration).
+//!
+//! **Hash chain** (migration 0005). Each row carries `prev_hash` (the `hash` of the row before it; 64 zeros for
+//! the first) and `hash` = SHA-256 (hex) of the JSON array `[id, at, actor, action, subject, outcome,
+//! correlation_id, details, prev_hash]` (serde_json, compact). Ids are given explicitly (previous + 1) inside a
+//! write transaction (`BEGIN IMMEDIATE`), so the chain has no gaps. [`Store::audit_verify`] recomputes every hash:
+//! an edited row fails its hash, a deleted row breaks the next row's `prev_hash` and the id sequence, a deleted
+//! tail shows as SQLite's `sqlite_sequence` (the largest id ever given) beyond the last row. Rows written before
+//! the migration carry no hash; they are counted as unchained, not verified. Someone able to rewrite the whole
+//! chain and `sqlite_sequence` is beyond what a chain alone detects: keep the head hash that `segur audit
+//! verify` prints (or an export) elsewhere to anchor it.
 //!
 //! [`AuditLog`] is the daemon's writer: request handlers hand it their entries and wait until they are committed
 //! (synchronous = FULL, so fsync'd), while one task commits whatever has queued up in a single transaction — group
@@ -12,6 +25,17 @@
 
 use super::{Store, StoreError, now_text};
 use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+macro_rules! audit_cols {
+    () => {
+        "id, at, actor, action, subject, outcome, correlation_id, details, prev_hash, hash"
+    };
+}
+
+/// `prev_hash` of the first chained row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit record to append.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +73,99 @@ pub struct AuditRecord {
     pub correlation_id: Option<String>,
     /// Details JSON text.
     pub details: Option<String>,
+    /// Hash of the previous row (`None` before the chain existed).
+    pub prev_hash: Option<String>,
+    /// This row's hash.
+    pub hash: Option<String>,
+}
+
+/// What [`Store::audit_verify`] found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows from before the chain (no hash), not verifiable.
+    pub unchained: u64,
+    /// The first problem: row id and what is wrong.
+    pub broken: Option<(i64, String)>,
+    /// Hash of the last row (anchor it elsewhere).
+    pub head: Option<String>,
+}
+
+/// The hash of a row (see the module documentation).
+#[allow(clippy::too_many_arguments)]
+pub fn row_hash(
+    id: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: Option<&str>,
+    outcome: &str,
+    correlation_id: Option<&str>,
+    details: Option<&str>,
+    prev_hash: &str,
+) -> String {
+    let line = serde_json::json!([
+        id,
+        at,
+        actor,
+        action,
+        subject,
+        outcome,
+        correlation_id,
+        details,
+        prev_hash
+    ]);
+    hex::encode(Sha256::digest(line.to_string().as_bytes()))
+}
+
+fn secret_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "authorization",
+        "api_key",
+        "apikey",
+        "cookie",
+        "private_key",
+        "assertion",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// Whether `s` is shaped like an INS/NIR: 15 characters, sex digit 1–4 or 7–8, department digits or `2A`/`2B`.
+pub fn looks_like_ins(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 15
+        && matches!(b[0], b'1'..=b'4' | b'7' | b'8')
+        && b.iter().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || (i == 6 && matches!(c, b'A' | b'B' | b'a' | b'b') && b[5] == b'2')
+        })
+}
+
+/// Masks secrets and INS-shaped values in audit details (see the module documentation).
+pub fn redact(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if secret_key(k) && !v.is_null() {
+                        Value::String("***".into())
+                    } else {
+                        redact(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
+        Value::String(s) if looks_like_ins(s) => Value::String(mask_ins(s)),
+        other => other.clone(),
+    }
 }
 
 /// Masks an INS (or any identifier) to its last four characters: `275126322074974` → `***********4974`.
@@ -61,29 +178,129 @@ pub fn mask_ins(value: &str) -> String {
 }
 
 impl Store {
-    /// Appends several records in one transaction; returns their ids in order.
+    /// Appends several records in one transaction, chained; returns their ids in order.
     pub async fn audit_batch(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.sqlite().begin_with("BEGIN IMMEDIATE").await?;
+        let last: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut id, mut prev) = match last {
+            Some((id, Some(h))) => (id, h),
+            Some((id, None)) => (id, GENESIS.to_string()),
+            None => (0, GENESIS.to_string()),
+        };
         let at = now_text();
         let mut ids = Vec::with_capacity(entries.len());
         for e in entries {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO audit (at, actor, action, subject, outcome, correlation_id, details) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            id += 1;
+            let subject = e.subject.as_deref().map(|s| {
+                if looks_like_ins(s) {
+                    mask_ins(s)
+                } else {
+                    s.to_string()
+                }
+            });
+            let details = e.details.as_ref().map(|d| redact(d).to_string());
+            let hash = row_hash(
+                id,
+                &at,
+                &e.actor,
+                &e.action,
+                subject.as_deref(),
+                &e.outcome,
+                e.correlation_id.as_deref(),
+                details.as_deref(),
+                &prev,
+            );
+            sqlx::query(
+                "INSERT INTO audit (id, at, actor, action, subject, outcome, correlation_id, details, prev_hash, \
+                 hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
+            .bind(id)
             .bind(&at)
             .bind(&e.actor)
             .bind(&e.action)
-            .bind(&e.subject)
+            .bind(&subject)
             .bind(&e.outcome)
             .bind(&e.correlation_id)
-            .bind(e.details.as_ref().map(|d| d.to_string()))
-            .fetch_one(&mut *tx)
+            .bind(&details)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *tx)
             .await?;
             ids.push(id);
+            prev = hash;
         }
         tx.commit().await?;
         Ok(ids)
+    }
+
+    /// Records from `since` (RFC 3339 text, compared as stored) on, oldest first, at most `limit`, after `after_id`.
+    pub async fn audit_since(
+        &self,
+        since: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<RecordRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            audit_cols!(),
+            " FROM audit WHERE at >= ? AND id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(since)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.sqlite())
+        .await?;
+        Ok(rows.into_iter().map(record).collect())
+    }
+
+    /// Recomputes the whole chain (see the module documentation).
+    pub async fn audit_verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport {
+            rows: 0,
+            unchained: 0,
+            broken: None,
+            head: None,
+        };
+        let mut prev: Option<(i64, Option<String>)> = None;
+        let mut after = 0;
+        'pages: loop {
+            let page = self.audit_since("", after, 5000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for r in page {
+                after = r.id;
+                report.rows += 1;
+                if let Some(problem) = check_row(&r, prev.as_ref()) {
+                    report.broken = Some((r.id, problem));
+                    break 'pages;
+                }
+                if r.hash.is_none() {
+                    report.unchained += 1;
+                }
+                prev = Some((r.id, r.hash.clone()));
+            }
+        }
+        report.head = prev.as_ref().and_then(|p| p.1.clone());
+        if report.broken.is_none() {
+            let seq: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit'")
+                    .fetch_optional(self.sqlite())
+                    .await?;
+            let last = prev.as_ref().map_or(0, |p| p.0);
+            if let Some(seq) = seq
+                && seq > last
+            {
+                report.broken = Some((
+                    last + 1,
+                    format!("rows {} to {seq} were deleted (end of the log)", last + 1),
+                ));
+            }
+        }
+        Ok(report)
     }
 
     /// Appends a record.
@@ -96,38 +313,81 @@ impl Store {
 
     /// The last `limit` records, newest first.
     pub async fn audit_tail(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, at, actor, action, subject, outcome, correlation_id, details FROM audit ORDER BY id DESC LIMIT ?",
-        )
+        let rows: Vec<RecordRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            audit_cols!(),
+            " FROM audit ORDER BY id DESC LIMIT ?"
+        ))
         .bind(limit)
         .fetch_all(self.sqlite())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, at, actor, action, subject, outcome, correlation_id, details)| AuditRecord {
-                    id,
-                    at,
-                    actor,
-                    action,
-                    subject,
-                    outcome,
-                    correlation_id,
-                    details,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(record).collect())
     }
+}
+
+type RecordRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn record(r: RecordRow) -> AuditRecord {
+    AuditRecord {
+        id: r.0,
+        at: r.1,
+        actor: r.2,
+        action: r.3,
+        subject: r.4,
+        outcome: r.5,
+        correlation_id: r.6,
+        details: r.7,
+        prev_hash: r.8,
+        hash: r.9,
+    }
+}
+
+/// What is wrong with `r` given the row before it (`None`: `r` is the first).
+pub(crate) fn check_row(r: &AuditRecord, prev: Option<&(i64, Option<String>)>) -> Option<String> {
+    let expected_id = prev.map_or(r.id, |p| p.0 + 1);
+    let Some(hash) = &r.hash else {
+        if prev.is_some_and(|p| p.1.is_some()) {
+            return Some("row without a hash after the chain began".into());
+        }
+        return None;
+    };
+    if r.id != expected_id {
+        return Some(format!(
+            "rows {expected_id} to {} are missing (deleted)",
+            r.id - 1
+        ));
+    }
+    let expected_prev = prev
+        .and_then(|p| p.1.clone())
+        .unwrap_or_else(|| GENESIS.into());
+    if r.prev_hash.as_deref() != Some(expected_prev.as_str()) {
+        return Some(
+            "prev_hash is not the previous row's hash (a row was deleted or replaced)".into(),
+        );
+    }
+    let computed = row_hash(
+        r.id,
+        &r.at,
+        &r.actor,
+        &r.action,
+        r.subject.as_deref(),
+        &r.outcome,
+        r.correlation_id.as_deref(),
+        r.details.as_deref(),
+        &expected_prev,
+    );
+    (computed != *hash).then(|| "the row's content does not match its hash (edited)".into())
 }
 
 type Ack = tokio::sync::oneshot::Sender<Result<i64, String>>;
@@ -327,5 +587,95 @@ mod tests {
             250,
             "flush waits for recorded entries"
         );
+    }
+
+    async fn chained(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_sqlite(&dir.path().join("c.db")).await.unwrap();
+        for i in 0..n {
+            s.audit(&AuditEntry {
+                actor: format!("a{i}"),
+                action: "test".into(),
+                outcome: "ok".into(),
+                details: Some(serde_json::json!({"i": i})),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        (dir, s)
+    }
+
+    async fn without_triggers(s: &Store) {
+        for t in ["audit_no_update", "audit_no_delete"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}")))
+                .execute(s.sqlite())
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn an_intact_chain_verifies() {
+        let (_d, s) = chained(5).await;
+        let r = s.audit_verify().await.unwrap();
+        assert_eq!(r.rows, 5);
+        assert_eq!(r.broken, None);
+        assert_eq!(r.head, s.audit_tail(1).await.unwrap()[0].hash);
+        assert_eq!(
+            s.audit_tail(5).await.unwrap()[4].prev_hash.as_deref(),
+            Some(GENESIS)
+        );
+    }
+
+    #[tokio::test]
+    async fn verify_catches_an_edited_row() {
+        let (_d, s) = chained(5).await;
+        without_triggers(&s).await;
+        sqlx::query("UPDATE audit SET outcome = 'refused' WHERE id = 3")
+            .execute(s.sqlite())
+            .await
+            .unwrap();
+        let r = s.audit_verify().await.unwrap();
+        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
+        assert!(r.broken.unwrap().1.contains("edited"));
+    }
+
+    #[tokio::test]
+    async fn verify_catches_deleted_rows_inside_and_at_the_end() {
+        let (_d, s) = chained(5).await;
+        without_triggers(&s).await;
+        sqlx::query("DELETE FROM audit WHERE id = 2")
+            .execute(s.sqlite())
+            .await
+            .unwrap();
+        let r = s.audit_verify().await.unwrap();
+        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
+
+        let (_d, s) = chained(5).await;
+        without_triggers(&s).await;
+        sqlx::query("DELETE FROM audit WHERE id >= 4")
+            .execute(s.sqlite())
+            .await
+            .unwrap();
+        let r = s.audit_verify().await.unwrap();
+        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(4), "{r:?}");
+    }
+
+    #[test]
+    fn secrets_and_ins_are_redacted() {
+        let v = serde_json::json!({
+            "access_token": "eyJ…", "nested": [{"Client_Secret": "s", "ins": "275126322074974"}],
+            "corsica": "2970A2A02077878", "n": 3, "other": "hello",
+        });
+        let r = redact(&v);
+        assert_eq!(r["access_token"], "***");
+        assert_eq!(r["nested"][0]["Client_Secret"], "***");
+        assert_eq!(r["nested"][0]["ins"], "***********4974");
+        assert_eq!(r["other"], "hello");
+        assert_eq!(r["n"], 3);
+        assert!(looks_like_ins("297022A02077878"));
+        assert!(!looks_like_ins("2970A2A02077878"));
+        assert!(!looks_like_ins("1234"));
     }
 }

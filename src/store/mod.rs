@@ -12,6 +12,7 @@ pub mod finess;
 pub mod mss;
 pub mod outbox;
 pub mod persons;
+pub mod pg;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -69,7 +70,11 @@ impl Store {
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|e| open_err(e.to_string()))?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|e| open_err(e.to_string()))?
