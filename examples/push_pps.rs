@@ -1,5 +1,6 @@
-//! Pushing a PPS to the DMP through the daemon's HTTP API: qualified person → PPS (CDA) → TD0.2 access test →
-//! ITI-41 push in the background → job polled until done.
+//! Pushing a PPS to the DMP and sending it by MSSanté through the daemon's HTTP API: qualified person → PPS (CDA)
+//! → TD0.2 access test → ITI-41 push in the background → job polled until done → the same PPS by MSSanté to a
+//! professional and to the patient's mailbox, followed until acknowledged.
 //!
 //! ```sh
 //! cargo run --release -- serve                  # in another terminal: the daemon on the sandbox
@@ -96,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let job = call(
         &http,
         &ep,
-        post,
+        post.clone(),
         "/v1/dmp/documents",
         Some(json!({"document_id": document_id})),
     )
@@ -116,10 +117,40 @@ async fn main() -> anyhow::Result<()> {
         result["result"]
     );
 
-    // TODO(mss, issue #8): once the MSSanté module is merged, send the same PPS by MSSanté:
-    //   POST /v1/mss/messages {"to": ["claire.martin@test.mssante.fr"], "document_id": document_id,
-    //                          "body": "Projet personnalisé", "ack": true}   → 202 {"message_id", "job_id"}
-    //   POST /v1/mss/messages {"patient_person_id": id, "document_id": document_id, "body": "...", "ack": true}
-    //   GET  /v1/mss/messages/{message_id} until "delivered" or "read" (acknowledgements).
+    // The same PPS by MSSanté: to a professional's address, then to the patient's Mon espace santé mailbox
+    // (`<INS>@patient.mssante.fr`, built by the gateway for a QUAL identity), acknowledgements asked.
+    for (label, body) in [
+        (
+            "professional",
+            json!({"to": ["claire.martin@test.mssante.fr"], "document_id": document_id,
+                   "body": "Projet personnalisé de soins", "ack": true}),
+        ),
+        (
+            "patient",
+            json!({"patient_person_id": id, "document_id": document_id,
+                   "body": "Votre projet personnalisé", "ack": true}),
+        ),
+    ] {
+        let sent = call(&http, &ep, post.clone(), "/v1/mss/messages", Some(body)).await?;
+        let message_id = sent["message_id"].as_str().unwrap_or_default().to_string();
+        // Sent, then delivered (DSN) and read (MDN) as the acknowledgements come back.
+        let status = loop {
+            let m = call(
+                &http,
+                &ep,
+                get.clone(),
+                &format!("/v1/mss/messages/{message_id}"),
+                None,
+            )
+            .await?;
+            let s = m["status"].as_str().unwrap_or_default().to_string();
+            if matches!(s.as_str(), "delivered" | "read" | "failed") {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        println!("MSSanté to the {label}: {status}");
+        anyhow::ensure!(status != "failed", "MSSanté message to the {label} failed");
+    }
     Ok(())
 }

@@ -233,7 +233,9 @@ impl Daemon {
         };
 
         let mut mss = mss_state(config, &certs, sims.as_ref());
-        if let (Some(rec), Some(inner)) = (&opts.recorder, mss.transport.take()) {
+        if let Some(rec) = &opts.recorder
+            && let Some(inner) = mss.transport.take()
+        {
             let url = match &config.mss.smtp_host {
                 Some(host) => format!("smtp://{host}"),
                 None => "smtp://localhost (sandbox mss_smtp)".to_owned(),
