@@ -289,6 +289,23 @@ async fn bad_input_is_refused_with_a_code() {
     d.shutdown().await;
 }
 
+/// A sandbox daemon whose DMP transport is wrapped by `wrap`.
+async fn start_wrapped(dir: &std::path::Path, wrap: DmpTransportWrap) -> Daemon {
+    Daemon::start(
+        &segur_gateway::config::Loaded {
+            config: sandbox_config(dir),
+            path: None,
+        },
+        StartOptions {
+            env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
+            dmp_transport: Some(wrap),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// A transport that rewrites requests with the current rule before sending them.
 #[derive(Debug)]
 struct Tamper {
@@ -328,19 +345,7 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
             rule: r.clone(),
         }) as Arc<dyn DmpTransport>
     }));
-    let d = Daemon::start(
-        &segur_gateway::config::Loaded {
-            config: sandbox_config(dir.path()),
-            path: None,
-        },
-        StartOptions {
-            env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
-            dmp_transport: Some(wrap),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let d = start_wrapped(dir.path(), wrap).await;
     let base = format!("http://{}", d.api_addr);
     let id = person(&base, adrun(), true).await;
     let (s, v1) = post(
@@ -484,19 +489,7 @@ async fn a_professional_logged_in_with_psc_acts_in_the_vihf() {
             seen: s.clone(),
         }) as Arc<dyn DmpTransport>
     }));
-    let d = Daemon::start(
-        &segur_gateway::config::Loaded {
-            config: sandbox_config(dir.path()),
-            path: None,
-        },
-        StartOptions {
-            env_api_key: Some(segur_gateway::secret::Secret::new(KEY)),
-            dmp_transport: Some(wrap),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let d = start_wrapped(dir.path(), wrap).await;
     let base = format!("http://{}", d.api_addr);
     let browser = pscc::browser();
     let pscc::Outcome::Session(handle) = pscc::login(&base, &browser, "899700218943").await else {

@@ -11,10 +11,11 @@ fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-/// `xmlsec1 --verify` with the test ELEMENTAIRE root trusted and its ORGANISATIONS CA as intermediate.
-fn xmlsec_verify(xml: &str) -> Output {
+/// `xmlsec1 --verify` of `xml` with the test ELEMENTAIRE root trusted and its ORGANISATIONS CA as intermediate;
+/// `extra` adds options (id attributes, URL maps).
+fn xmlsec(xml: &str, extra: &[std::ffi::OsString]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("vihf.xml");
+    let file = dir.path().join("signed.xml");
     std::fs::write(&file, xml).expect("write");
     Command::new("xmlsec1")
         .arg("--verify")
@@ -22,46 +23,45 @@ fn xmlsec_verify(xml: &str) -> Output {
         .arg(repo("certs/root-elementaire.pem"))
         .arg("--untrusted-pem")
         .arg(repo("certs/ca-elementaire-organisations.pem"))
-        .args([
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-        ])
+        .args(extra)
         .arg(&file)
         .output()
         .expect("xmlsec1 is installed (scripts/test installs it)")
 }
 
-/// `xmlsec1 --verify` of a submission-set signature: the XAdES `SignedProperties` and the `ds:Manifest` are
-/// referenced by `Id`, declared to xmlsec1 (no DTD says they are ids); xmlsec1 also checks the manifest: its
-/// `urn:oid:<uniqueId>` reference is mapped to the document's file.
+/// The VIHF: its `ID` attribute declared to xmlsec1.
+fn xmlsec_verify(xml: &str) -> Output {
+    xmlsec(
+        xml,
+        &[
+            "--id-attr:ID".into(),
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion".into(),
+        ],
+    )
+}
+
+/// A submission-set signature: the XAdES `SignedProperties` and the `ds:Manifest` are referenced by `Id`,
+/// declared to xmlsec1 (no DTD says they are ids); xmlsec1 also checks the manifest: its `urn:oid:<uniqueId>`
+/// reference is mapped to the document's file, the submission set's (placeholder digest, no bytes) to an empty one.
 fn xmlsec_verify_xades(xml: &str, unique_id: &str, document: &[u8]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("signature.xml");
-    std::fs::write(&file, xml).expect("write");
     let doc = dir.path().join("document.xml");
     std::fs::write(&doc, document).expect("write");
     let empty = dir.path().join("empty");
     std::fs::write(&empty, b"").expect("write");
-    Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--trusted-pem")
-        .arg(repo("certs/root-elementaire.pem"))
-        .arg("--untrusted-pem")
-        .arg(repo("certs/ca-elementaire-organisations.pem"))
-        .args([
-            "--id-attr:Id",
-            "http://uri.etsi.org/01903/v1.1.1#:SignedProperties",
-            "--id-attr:Id",
-            "http://www.w3.org/2000/09/xmldsig#:Manifest",
-        ])
-        .arg(format!("--url-map:urn:oid:{unique_id}"))
-        .arg(&doc)
-        // The submission set has no bytes: its reference (placeholder digest) resolves to an empty file.
-        .arg("--url-map:urn:oid:1.2.250.1.999.1.41")
-        .arg(&empty)
-        .arg(&file)
-        .output()
-        .expect("xmlsec1 is installed (scripts/test installs it)")
+    xmlsec(
+        xml,
+        &[
+            "--id-attr:Id".into(),
+            "http://uri.etsi.org/01903/v1.1.1#:SignedProperties".into(),
+            "--id-attr:Id".into(),
+            "http://www.w3.org/2000/09/xmldsig#:Manifest".into(),
+            format!("--url-map:urn:oid:{unique_id}").into(),
+            doc.into_os_string(),
+            "--url-map:urn:oid:1.2.250.1.999.1.41".into(),
+            empty.into_os_string(),
+        ],
+    )
 }
 
 #[test]
