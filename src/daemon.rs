@@ -285,6 +285,13 @@ impl Daemon {
                 source_id: dmp.source_id.clone(),
             }),
         );
+        registry.register(
+            crate::outbox::mss::KIND,
+            Arc::new(crate::outbox::mss::MssSend {
+                store: store.clone(),
+                transport: mss.transport.clone(),
+            }),
+        );
         let outbox = crate::outbox::Outbox::start(
             store.clone(),
             registry,

@@ -132,6 +132,20 @@ async fn pps_to_a_professional_and_to_the_patient_then_acknowledged() {
         kinds.contains(&"dsn") && kinds.contains(&"mdn") && kinds.contains(&"submitted"),
         "{read}"
     );
+    // The send was a durable outbox job (kind mss_send), done once the server accepted the message.
+    let (s, j) = get(&base, &format!("/v1/jobs/{job}")).await;
+    assert_eq!(
+        (s, j["kind"].as_str(), j["status"].as_str()),
+        (200, Some("mss_send"), Some("done")),
+        "{j}"
+    );
+    assert!(
+        j["result"]["reply"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("250"),
+        "{j}"
+    );
     let (s, by_job) = get(&base, &format!("/v1/mss/messages/{job}")).await;
     assert_eq!((s, by_job["message_id"].as_str()), (200, Some(id.as_str())));
 

@@ -6,9 +6,10 @@
 //! - `GET /v1/mss/messages/{id}` (message id or job id) → `{"message_id","job_id","document_id","status",
 //!   "events":[{"at","kind","detail"}]}` with status `queued`, `sent`, `delivered`, `read` or `failed`.
 //!
-//! The submission runs as a background task ([`send_queued`], the function a durable outbox can call later): a
-//! refused or failed submission makes the message `failed` with the error in its `submit_failed` event
-//! (`transient: true` when trying again later may work; nothing retries yet). Reports (DSN, MDN) move the
+//! The submission is a durable outbox job (kind `mss_send`, [`crate::outbox::mss`]) calling [`attempt`]: a
+//! refused submission makes the message `failed` with the error in its `submit_failed` event; a transient failure
+//! (server unreachable, 4xx SMTP reply) leaves it `queued` and the outbox tries again with backoff, the same
+//! `Message-ID` each time, until its last attempt. Reports (DSN, MDN) move the
 //! status through [`apply_report`]. In the sandbox, reports and received messages are read straight from the
 //! simulator's mailbox of the sender ([`sandbox_reader`]); reading them over IMAP from a real operator is not built
 //! yet. Received messages: [`super::mss_inbox`].
@@ -165,7 +166,7 @@ pub(super) async fn send(
     ctx: Ctx,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let transport = state.mss.transport.clone().ok_or_else(|| {
+    state.mss.transport.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "mss.not_configured",
@@ -245,9 +246,9 @@ pub(super) async fn send(
         &state.mss.policy,
     )
     .map_err(|e| message_error(&e))?;
-    let row = MssMessageRow {
+    let mut row = MssMessageRow {
         id: id.to_string(),
-        job_id: uuid::Uuid::new_v4().to_string(),
+        job_id: String::new(),
         document_id: doc.id.clone(),
         message_id: built.message_id.trim_matches(['<', '>']).to_owned(),
         sender: built.from.clone(),
@@ -255,7 +256,22 @@ pub(super) async fn send(
         content: built.bytes,
         status: MessageStatus::Queued.as_str().into(),
     };
+    // The message (durable), then the outbox job that sends it, whose id the message then records.
     state.store.mss_insert(&row).await?;
+    let job = state
+        .outbox
+        .enqueue(crate::outbox::Submit {
+            kind: crate::outbox::mss::KIND,
+            payload: json!({"message_id": row.id}),
+            subject: Some(doc.id.clone()),
+            idempotency: None,
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    row.job_id = match job {
+        crate::store::outbox::Enqueued::New(j) | crate::store::outbox::Enqueued::Existing(j) => j,
+    };
+    state.store.mss_set_job(&row.id, &row.job_id).await?;
     state
         .audit
         .record(ctx.audit(
@@ -265,28 +281,41 @@ pub(super) async fn send(
             Some(json!({"message_id": row.id, "job_id": row.job_id, "recipients": row.recipients.len()})),
         ))
         .await;
-    let (store, message_id, job_id) = (state.store.clone(), row.id.clone(), row.job_id.clone());
-    tokio::spawn(async move {
-        if let Err(e) = send_queued(&store, transport.as_ref(), &message_id).await {
-            tracing::error!(error = %e, "MSSanté send state not saved");
-        }
-    });
+    let job_id = row.job_id.clone();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"message_id": row.id, "job_id": job_id})),
     ))
 }
 
-/// Submits a queued message and records the outcome (`sent`, or `failed` with the error). Does nothing for a
-/// message that is no longer `queued`.
-pub async fn send_queued(
+/// What one submission attempt did.
+#[derive(Debug)]
+pub enum Attempt {
+    /// Accepted by the server: the message is `sent`.
+    Sent(Value),
+    /// The message is no longer `queued` (sent before, or moved by reports): nothing done.
+    NotQueued(String),
+    /// Refused or unreachable; `transient` failures leave the message `queued` unless `last` was set.
+    Failed {
+        /// Worth trying again.
+        transient: bool,
+        /// `{"code","message","transient"}`.
+        detail: Value,
+    },
+}
+
+/// Submits a queued message and records the outcome (`sent`, or `failed` with the error); a transient failure
+/// leaves it `queued` for the next attempt unless `last` (then it is `failed` too). Does nothing for a message
+/// that is no longer `queued`. Called by the outbox's `mss_send` handler ([`crate::outbox::mss`]).
+pub async fn attempt(
     store: &crate::store::Store,
     transport: &dyn MailTransport,
     id: &str,
-) -> Result<(), StoreError> {
+    last: bool,
+) -> Result<Attempt, StoreError> {
     let row = store.mss_message(id).await?;
     if row.status != MessageStatus::Queued.as_str() {
-        return Ok(());
+        return Ok(Attempt::NotQueued(row.status));
     }
     let message = BuiltMessage {
         message_id: format!("<{}>", row.message_id),
@@ -294,18 +323,41 @@ pub async fn send_queued(
         to: row.recipients.clone(),
         bytes: row.content.clone(),
     };
-    let (status, kind, detail) = match transport.submit(&message).await {
-        Ok(a) => (
-            MessageStatus::Sent,
-            "submitted",
-            json!({"reply": a.reply, "dsn_requested": a.dsn_requested}),
-        ),
-        Err(e) => (
-            MessageStatus::Failed,
-            "submit_failed",
-            json!({"code": e.code(), "message": e.to_string(), "transient": e.is_transient()}),
-        ),
+    let (status, kind, detail, outcome) = match transport.submit(&message).await {
+        Ok(a) => {
+            let detail = json!({"reply": a.reply, "dsn_requested": a.dsn_requested});
+            (
+                MessageStatus::Sent,
+                "submitted",
+                detail.clone(),
+                Attempt::Sent(detail),
+            )
+        }
+        Err(e) => {
+            let detail =
+                json!({"code": e.code(), "message": e.to_string(), "transient": e.is_transient()});
+            let outcome = Attempt::Failed {
+                transient: e.is_transient(),
+                detail: detail.clone(),
+            };
+            if e.is_transient() && !last {
+                return Ok(outcome);
+            }
+            (MessageStatus::Failed, "submit_failed", detail, outcome)
+        }
     };
+    record(store, id, status, kind, &detail).await?;
+    Ok(outcome)
+}
+
+/// Moves the message to `status` with an event, unless reports already moved it past `sent`.
+async fn record(
+    store: &crate::store::Store,
+    id: &str,
+    status: MessageStatus,
+    kind: &str,
+    detail: &Value,
+) -> Result<(), StoreError> {
     // Reports may already have moved it past `sent` (a fast DSN): then only the event is kept.
     for _ in 0..3 {
         let current = store.mss_message(id).await?.status;
@@ -315,7 +367,7 @@ pub async fn send_queued(
             (other, _) => MessageStatus::parse(other).unwrap_or(status),
         };
         if store
-            .mss_transition(id, &current, next.as_str(), kind, &detail)
+            .mss_transition(id, &current, next.as_str(), kind, detail)
             .await?
         {
             return Ok(());

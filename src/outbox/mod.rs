@@ -26,6 +26,7 @@
 
 pub mod backoff;
 pub mod dmp;
+pub mod mss;
 pub mod queue;
 
 use crate::ins::transport::BoxFuture;

@@ -46,6 +46,17 @@ type Raw = (
 );
 
 impl Store {
+    /// Records the outbox job that sends message `id`.
+    pub async fn mss_set_job(&self, id: &str, job_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE mss_messages SET job_id = ?, updated_at = ? WHERE id = ?")
+            .bind(job_id)
+            .bind(now_text())
+            .bind(id)
+            .execute(self.sqlite())
+            .await?;
+        Ok(())
+    }
+
     /// Inserts a queued message.
     pub async fn mss_insert(&self, m: &MssMessageRow) -> Result<(), StoreError> {
         let now = now_text();
