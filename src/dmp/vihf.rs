@@ -531,9 +531,7 @@ impl VihfSigner {
 
     /// Builds and signs the assertion.
     pub fn sign(&self, req: &VihfRequest<'_>) -> Result<String, VihfError> {
-        let template = assertion_template(req, &self.issuer, &self.structure_id)?;
-        bergshamra::dsig::sign::sign_owned(&self.ctx, template)
-            .map_err(|e| VihfError::Sign(e.to_string()))
+        self.sign_template(assertion_template(req, &self.issuer, &self.structure_id)?)
     }
 }
 

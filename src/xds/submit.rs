@@ -385,46 +385,11 @@ fn write_entries(
             ("objectType", CLASSIFICATION),
         ],
     );
-    let member = ids.next("as");
-    w.start(
-        "rim:Association",
-        &[
-            ("id", &member),
-            ("associationType", HAS_MEMBER),
-            ("sourceObject", &sub.set.entry_uuid),
-            ("targetObject", &sub.document.entry_uuid),
-            ("objectType", ASSOCIATION),
-        ],
-    );
-    slot(w, "SubmissionSetStatus", &["Original"]);
-    w.end();
+    let (set, doc) = (&sub.set.entry_uuid, &sub.document.entry_uuid);
+    original_association(w, &mut ids, HAS_MEMBER, set, doc);
     if let Some(sig) = signature {
-        let member = ids.next("as");
-        w.start(
-            "rim:Association",
-            &[
-                ("id", &member),
-                ("associationType", HAS_MEMBER),
-                ("sourceObject", &sub.set.entry_uuid),
-                ("targetObject", &sig.entry_uuid),
-                ("objectType", ASSOCIATION),
-            ],
-        );
-        slot(w, "SubmissionSetStatus", &["Original"]);
-        w.end();
-        let signs = ids.next("as");
-        w.start(
-            "rim:Association",
-            &[
-                ("id", &signs),
-                ("associationType", SIGNS),
-                ("sourceObject", &sig.entry_uuid),
-                ("targetObject", &sub.set.entry_uuid),
-                ("objectType", ASSOCIATION),
-            ],
-        );
-        slot(w, "SubmissionSetStatus", &["Original"]);
-        w.end();
+        original_association(w, &mut ids, HAS_MEMBER, set, &sig.entry_uuid);
+        original_association(w, &mut ids, SIGNS, &sig.entry_uuid, set);
     }
     if let Some(previous) = &sub.replaces {
         let rplc = ids.next("as");
@@ -442,6 +407,23 @@ fn write_entries(
     w.end();
     w.end();
     Ok(())
+}
+
+/// An association of this submission (`SubmissionSetStatus` `Original`) from `source` to `target`.
+fn original_association(w: &mut XmlWriter, ids: &mut Ids, kind: &str, source: &str, target: &str) {
+    let id = ids.next("as");
+    w.start(
+        "rim:Association",
+        &[
+            ("id", &id),
+            ("associationType", kind),
+            ("sourceObject", source),
+            ("targetObject", target),
+            ("objectType", ASSOCIATION),
+        ],
+    );
+    slot(w, "SubmissionSetStatus", &["Original"]);
+    w.end();
 }
 
 /// Symbolic ids of classifications, external identifiers and associations, unique within the request.
