@@ -1,0 +1,228 @@
+//! The MSSanté client against real mail servers: Debian's Postfix (submission, STARTTLS, client certificates from
+//! the test ORGANISATIONS CA required) and Dovecot (IMAP, STARTTLS, login by client certificate), started on
+//! loopback from configuration files written into a temp dir (`tests/common/mail_servers.rs`). The embedded
+//! simulator must not be the only server the client has ever talked to.
+//!
+//! Without `postfix`/`dovecot` (or not root) the tests are skipped with a loud message, except under
+//! `scripts/test` (`SEGUR_REQUIRE_MAIL_SERVERS`) or in CI (`CI`), where they fail.
+
+#[path = "common/mail_servers.rs"]
+mod servers;
+
+use mail_parser::{MessageParser, MimeHeaders};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use segur_gateway::mss::incoming::parse_incoming;
+use segur_gateway::mss::message::{DEFAULT_MAX_BYTES, Outgoing, Policy, Recipients, build_message};
+use segur_gateway::mss::report::{MessageStatus, Report, parse_report};
+use segur_gateway::mss::sample::sample_pps;
+use segur_gateway::mss::smtp::{
+    MailTransport, Security, SendError, SmtpAuth, SmtpConfig, SmtpTransport,
+};
+use segur_gateway::mss::{BuiltMessage, ReadLimits, Sender};
+use segur_gateway::pki::{Identity, testpki};
+use servers::{MailServers, RECIPIENT, SENDER, UNKNOWN, imap_fetch_all};
+use std::time::Duration;
+
+/// The gateway's SMTP transport (the daemon's code path) pointed at Postfix.
+fn transport(port: u16, identity: Option<&Identity>, auth: SmtpAuth) -> SmtpTransport {
+    SmtpTransport::new(SmtpConfig {
+        host: "localhost".into(),
+        port,
+        security: Security::Starttls,
+        roots: testpki::roots().clone(),
+        identity: identity.cloned(),
+        auth,
+        hello: "gateway.test".into(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+/// The sample PPS to `to`, acknowledgements asked.
+fn message(to: &str, id: u128) -> BuiltMessage {
+    let s = sample_pps(None).unwrap();
+    build_message(
+        &Outgoing {
+            doc: &s.doc,
+            cda: &s.cda,
+            submission: &s.submission,
+            pdf: None,
+            from: SENDER,
+            to: Recipients::Professionals(vec![to.into()]),
+            body: "PPS",
+            ack: true,
+            id: uuid::Uuid::from_u128(id),
+            date: time::OffsetDateTime::now_utc(),
+        },
+        &Policy {
+            nil: "SEGUR-TEST".into(),
+            allowed_domains: vec!["mssante.fr".into()],
+            max_bytes: DEFAULT_MAX_BYTES,
+            sender: Sender {
+                software: "test".into(),
+                contact: SENDER.into(),
+            },
+        },
+    )
+    .unwrap()
+}
+
+/// The bytes of the `IHE_XDM.ZIP` attachment of a MIME message.
+fn xdm_zip(mime: &[u8]) -> Vec<u8> {
+    let msg = MessageParser::default().parse(mime).expect("MIME");
+    msg.attachments()
+        .find(|a| a.attachment_name() == Some("IHE_XDM.ZIP"))
+        .expect("IHE_XDM.ZIP attached")
+        .contents()
+        .to_vec()
+}
+
+/// Status of `m` after the reports among `mails` that refer to it.
+fn status_of(mails: &[Vec<u8>], m: &BuiltMessage) -> MessageStatus {
+    let bare = m.message_id.trim_matches(['<', '>']).to_owned();
+    let uuid = bare.split('@').next().unwrap().to_owned();
+    mails
+        .iter()
+        .filter_map(|mail| parse_report(mail).ok())
+        .filter(|r| r.reference() == Some(uuid.as_str()) || r.reference() == Some(bare.as_str()))
+        .fold(MessageStatus::Sent, |s, r: Report| s.apply(&r))
+}
+
+#[tokio::test]
+async fn pps_sent_through_postfix_is_read_back_through_dovecot_with_real_dsns() {
+    if !servers::can_run("pps_sent_through_postfix_is_read_back_through_dovecot_with_real_dsns") {
+        return;
+    }
+    let srv = MailServers::start().await;
+    let t = transport(
+        srv.smtp_port,
+        Some(testpki::auth_cli()),
+        SmtpAuth::CertificateOnly,
+    );
+    let m = message(RECIPIENT, 1);
+    let ok = t
+        .submit(&m)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.logs()));
+    assert!(ok.reply.starts_with("250 "), "{}", ok.reply);
+    assert!(ok.dsn_requested, "Postfix announces DSN");
+
+    // Delivered by Postfix to Dovecot (LMTP), read back over IMAP with the recipient's certificate.
+    srv.wait_for(RECIPIENT, 1).await;
+    let inbox = imap_fetch_all(srv.imap_port, Some(testpki::insi_auto()))
+        .await
+        .unwrap_or_else(|e| panic!("IMAP: {e}\n{}", srv.logs()));
+    assert_eq!(inbox.len(), 1);
+    let got = &inbox[0];
+    // lettre ends DATA with CRLF.CRLF after the message's own final CRLF: one blank line more, nothing else.
+    assert!(
+        got.strip_suffix(b"\r\n")
+            .is_some_and(|g| g.ends_with(&m.bytes)),
+        "the message arrives as sent, after the headers the servers prepend"
+    );
+    assert_eq!(xdm_zip(got), xdm_zip(&m.bytes), "XDM package byte for byte");
+    let incoming = parse_incoming(got, DEFAULT_MAX_BYTES, &ReadLimits::default()).unwrap();
+    assert_eq!(incoming.from, SENDER);
+    assert_eq!(
+        incoming.disposition_notification_to.as_deref(),
+        Some(SENDER)
+    );
+    let sample = sample_pps(None).unwrap();
+    let cda = incoming
+        .documents
+        .iter()
+        .find(|d| d.mime_type == "text/xml")
+        .expect("the CDA in the package");
+    assert_eq!(cda.bytes, sample.cda.xml().as_bytes());
+    assert_eq!(cda.hash_ok, Some(true));
+
+    // Postfix's success DSN (NOTIFY=SUCCESS, ENVID) in the sender's mailbox: sent → delivered.
+    let reports = srv.wait_for(SENDER, 1).await;
+    assert_eq!(status_of(&reports, &m), MessageStatus::Delivered);
+
+    // Unknown mailbox: accepted by Postfix, refused by Dovecot's LMTP, bounced with a failure DSN.
+    let bounced = message(UNKNOWN, 2);
+    t.submit(&bounced).await.expect("accepted, bounced later");
+    srv.wait_for(SENDER, 2).await;
+    let reports = imap_fetch_all(srv.imap_port, Some(testpki::auth_cli()))
+        .await
+        .unwrap_or_else(|e| panic!("IMAP: {e}\n{}", srv.logs()));
+    assert_eq!(reports.len(), 2, "one DSN per message");
+    assert_eq!(status_of(&reports, &m), MessageStatus::Delivered);
+    assert_eq!(status_of(&reports, &bounced), MessageStatus::Failed);
+    let Some(Report::Dsn(dsn)) = reports.iter().filter_map(|r| parse_report(r).ok()).find(
+        |r| matches!(r, Report::Dsn(d) if d.recipients.iter().any(|x| x.status.starts_with('5'))),
+    ) else {
+        panic!("no failure DSN")
+    };
+    assert!(
+        dsn.recipients.iter().any(|r| r.final_recipient == UNKNOWN),
+        "{dsn:?}"
+    );
+}
+
+/// A CA outside IGC Santé and a client leaf it signs, with the CN of the real one.
+fn rogue_client() -> Identity {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        "ROGUE AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
+    );
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec![]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "AUTH_CLI");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    Identity::from_parts(
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        "rogue",
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
+    if !servers::can_run("postfix_and_dovecot_refuse_missing_or_foreign_client_certificates") {
+        return;
+    }
+    let srv = MailServers::start().await;
+    let m = message(RECIPIENT, 10);
+    let rogue = rogue_client();
+    for (what, identity) in [("no certificate", None), ("another CA", Some(&rogue))] {
+        let err = transport(srv.smtp_port, identity, SmtpAuth::CertificateOnly)
+            .submit(&m)
+            .await
+            .expect_err(what);
+        // Postfix asks for the certificate, lets TLS proceed, and refuses every recipient (permanently).
+        assert!(
+            matches!(&err, SendError::Refused { reply, permanent: true } if reply.contains("5.7.1")),
+            "{what}: {err:?}"
+        );
+        assert!(!err.is_transient());
+        let imap = imap_fetch_all(srv.imap_port, identity).await;
+        assert!(
+            imap.as_ref()
+                .is_err_and(|e| e.contains("certificate") || e.starts_with("TLS")),
+            "{what}: Dovecot must refuse the login: {imap:?}"
+        );
+    }
+    // The same client with AUTH_CLI goes through: the refusals above are about the certificate.
+    transport(
+        srv.smtp_port,
+        Some(testpki::auth_cli()),
+        SmtpAuth::CertificateOnly,
+    )
+    .submit(&m)
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", srv.logs()));
+    assert_eq!(srv.wait_for(RECIPIENT, 1).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(srv.maildir(RECIPIENT).len(), 1, "only the AUTH_CLI message");
+}
