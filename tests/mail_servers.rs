@@ -6,6 +6,7 @@
 //! Without `postfix`/`dovecot` (or not root) the tests are skipped with a loud message, except under
 //! `scripts/test` (`SEGUR_REQUIRE_MAIL_SERVERS`) or in CI (`CI`), where they fail.
 
+mod common;
 #[path = "common/mail_servers.rs"]
 mod servers;
 
@@ -23,6 +24,7 @@ use segur_gateway::mss::smtp::{
 };
 use segur_gateway::mss::{BuiltMessage, ReadLimits, Sender};
 use segur_gateway::pki::{Identity, testpki};
+use serde_json::{Value, json};
 use servers::{MailServers, RECIPIENT, SENDER, UNKNOWN, imap_fetch_all};
 use std::time::Duration;
 
@@ -225,4 +227,120 @@ async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
     assert_eq!(srv.wait_for(RECIPIENT, 1).await.len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(srv.maildir(RECIPIENT).len(), 1, "only the AUTH_CLI message");
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = common::http()
+        .post(format!("{base}{path}"))
+        .bearer_auth(common::KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(base: &str, path: &str) -> Value {
+    let r = common::http()
+        .get(format!("{base}{path}"))
+        .bearer_auth(common::KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.unwrap()
+}
+
+/// A QUAL person (INSi simulator, then a high-trust document) and a stored N3 PPS about them: the document id.
+async fn qual_pps(base: &str) -> String {
+    let traits = json!({"birth_name": "ADRUN", "given_names": ["ZOE"], "sex": "F", "birth_date": "1975-12-31", "birth_place": "63220"});
+    let (s, p) = post(base, "/v1/persons", traits).await;
+    assert_eq!(s, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_owned();
+    let (s, b) = post(base, &format!("/v1/persons/{id}/insi"), json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    let kind = json!({"kind": "passport"});
+    let (s, b) = post(base, &format!("/v1/persons/{id}/identity-document"), kind).await;
+    assert_eq!(s, 200, "{b}");
+    let mut plan = serde_json::to_value(segur_gateway::cda::sample::adrun_zoe()).unwrap();
+    let person = plan.as_object_mut().unwrap().remove("person").unwrap();
+    plan["local_id"] = person["local_id"].clone();
+    let (s, d) = post(
+        base,
+        "/v1/documents/pps",
+        json!({"person_id": id, "plan": plan}),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    d["document_id"].as_str().unwrap().to_owned()
+}
+
+/// The daemon itself, `[mss] smtp_host/smtp_port` pointing at Postfix (the national services stay simulated):
+/// `POST /v1/mss/messages` goes through the outbox and Postfix into the recipient's Dovecot mailbox; an unknown
+/// recipient is bounced by Postfix with a DSN in the application mailbox.
+#[tokio::test]
+async fn daemon_sends_through_postfix() {
+    if !servers::can_run("daemon_sends_through_postfix") {
+        return;
+    }
+    let srv = MailServers::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::sandbox_config(dir.path());
+    config.mss.smtp_host = Some("localhost".into());
+    config.mss.smtp_port = Some(srv.smtp_port);
+    config.mss.from = Some(SENDER.into());
+    config.mss.nil = Some("SEGUR-TEST".into());
+    let d = common::start(config).await;
+    let base = format!("http://{}", d.api_addr);
+    let doc = qual_pps(&base).await;
+
+    let mut ids = Vec::new();
+    for to in [RECIPIENT, UNKNOWN] {
+        let body = json!({"to": [to], "document_id": doc, "body": "Bonjour", "ack": true});
+        let (s, b) = post(&base, "/v1/mss/messages", body).await;
+        assert_eq!(s, 202, "{b}");
+        ids.push(b["message_id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        let mut status = Value::Null;
+        for _ in 0..200 {
+            status = get(&base, &format!("/v1/mss/messages/{id}")).await;
+            if status["status"] != "queued" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status["status"], "sent", "{status}\n{}", srv.logs());
+    }
+    let delivered = srv.wait_for(RECIPIENT, 1).await;
+    let incoming =
+        parse_incoming(&delivered[0], DEFAULT_MAX_BYTES, &ReadLimits::default()).unwrap();
+    assert_eq!(incoming.from, SENDER);
+    assert!(
+        incoming.message_id.starts_with(ids[0].as_str()),
+        "{}",
+        incoming.message_id
+    );
+    assert!(incoming.documents.iter().any(|x| x.mime_type == "text/xml"));
+    let header = |name: &str| {
+        MessageParser::default()
+            .parse(&delivered[0])
+            .and_then(|m| m.header_raw(name).map(|v| v.trim().to_owned()))
+    };
+    assert_eq!(header("X-MSS-NIL").as_deref(), Some("SEGUR-TEST"));
+    assert_eq!(header("X-MSS-INS").as_deref(), Some("O"));
+    // Postfix's DSNs for both messages (delivered, bounced) wait in the application mailbox.
+    let reports: Vec<Report> = srv
+        .wait_for(SENDER, 2)
+        .await
+        .iter()
+        .filter_map(|r| parse_report(r).ok())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports.iter().any(|r| r.reference() == Some(ids[1].as_str())
+            && matches!(r, Report::Dsn(d) if d.recipients.iter().any(|x| x.final_recipient == UNKNOWN && x.status.starts_with('5')))),
+        "{reports:?}"
+    );
+    d.shutdown().await;
 }
