@@ -28,12 +28,21 @@ use serde_json::{Value, json};
 use servers::{MailServers, RECIPIENT, SENDER, UNKNOWN, imap_fetch_all};
 use std::time::Duration;
 
-/// The gateway's SMTP transport (the daemon's code path) pointed at Postfix.
+/// The gateway's SMTP transport (the daemon's code path) pointed at Postfix's STARTTLS port.
 fn transport(port: u16, identity: Option<&Identity>, auth: SmtpAuth) -> SmtpTransport {
+    transport_with(port, Security::Starttls, identity, auth)
+}
+
+fn transport_with(
+    port: u16,
+    security: Security,
+    identity: Option<&Identity>,
+    auth: SmtpAuth,
+) -> SmtpTransport {
     SmtpTransport::new(SmtpConfig {
         host: "localhost".into(),
         port,
-        security: Security::Starttls,
+        security,
         roots: testpki::roots().clone(),
         identity: identity.cloned(),
         auth,
@@ -215,18 +224,25 @@ async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
             "{what}: Dovecot must refuse the login: {imap:?}"
         );
     }
-    // The same client with AUTH_CLI goes through: the refusals above are about the certificate.
-    transport(
-        srv.smtp_port,
-        Some(testpki::auth_cli()),
-        SmtpAuth::CertificateOnly,
-    )
-    .submit(&m)
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", srv.logs()));
-    assert_eq!(srv.wait_for(RECIPIENT, 1).await.len(), 1);
+    // The same client with AUTH_CLI goes through, with STARTTLS and with implicit TLS: the refusals above are
+    // about the certificate.
+    let auth_cli = Some(testpki::auth_cli());
+    for (port, security) in [
+        (srv.smtp_port, Security::Starttls),
+        (srv.smtps_port, Security::Implicit),
+    ] {
+        transport_with(port, security, auth_cli, SmtpAuth::CertificateOnly)
+            .submit(&m)
+            .await
+            .unwrap_or_else(|e| panic!("{security:?}: {e}\n{}", srv.logs()));
+    }
+    assert_eq!(srv.wait_for(RECIPIENT, 2).await.len(), 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(srv.maildir(RECIPIENT).len(), 1, "only the AUTH_CLI message");
+    assert_eq!(
+        srv.maildir(RECIPIENT).len(),
+        2,
+        "only the AUTH_CLI messages"
+    );
 }
 
 async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {

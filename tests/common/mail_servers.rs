@@ -83,6 +83,8 @@ pub struct MailServers {
     dir: tempfile::TempDir,
     /// Postfix submission port (STARTTLS).
     pub smtp_port: u16,
+    /// Postfix submission port with implicit TLS (RFC 8314, the operators' 465).
+    pub smtps_port: u16,
     /// Dovecot IMAP port (STARTTLS).
     pub imap_port: u16,
     postfix: PathBuf,
@@ -96,6 +98,7 @@ impl MailServers {
         let d = dir.path().to_path_buf();
         set_mode(&d, 0o755);
         let smtp_port = free_port();
+        let smtps_port = free_port();
         let imap_port = free_port();
         std::fs::copy(Path::new(CERTS).join("server.pem"), d.join("server.pem")).unwrap();
         std::fs::copy(Path::new(CERTS).join("server.key"), d.join("server.key")).unwrap();
@@ -122,11 +125,16 @@ impl MailServers {
             .arg(d.join("mail")));
         set_mode(&d.join("mail"), 0o700);
         std::fs::write(d.join("postfix/etc/main.cf"), main_cf(&d)).unwrap();
-        std::fs::write(d.join("postfix/etc/master.cf"), master_cf(smtp_port)).unwrap();
+        std::fs::write(
+            d.join("postfix/etc/master.cf"),
+            master_cf(smtp_port, smtps_port),
+        )
+        .unwrap();
         std::fs::write(d.join("dovecot/dovecot.conf"), dovecot_conf(&d, imap_port)).unwrap();
         std::fs::write(d.join("dovecot/passwd"), PASSWD).unwrap();
         let servers = MailServers {
             smtp_port,
+            smtps_port,
             imap_port,
             postfix: which("postfix").unwrap(),
             dovecot: which("dovecot").unwrap(),
@@ -140,7 +148,7 @@ impl MailServers {
             .arg(d.join("postfix/etc"))
             .arg("start"));
         let deadline = Instant::now() + Duration::from_secs(30);
-        for port in [smtp_port, imap_port] {
+        for port in [smtp_port, smtps_port, imap_port] {
             while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
                 assert!(
                     Instant::now() < deadline,
@@ -312,10 +320,13 @@ delay_warning_time = 0
     )
 }
 
-/// The services Postfix needs, none chrooted (the queue is in the temp dir).
-fn master_cf(port: u16) -> String {
+/// The services Postfix needs, none chrooted (the queue is in the temp dir): submission with STARTTLS on `port`,
+/// with implicit TLS on `tls_port`.
+fn master_cf(port: u16, tls_port: u16) -> String {
     format!(
         "127.0.0.1:{port} inet n - n - - smtpd
+127.0.0.1:{tls_port} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
 pickup    unix  n - n 60 1 pickup
 cleanup   unix  n - n - 0 cleanup
 qmgr      unix  n - n 300 1 qmgr
