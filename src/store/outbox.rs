@@ -6,6 +6,7 @@
 //! workers never get the same row. Completion is fenced by the lease owner: a worker whose lease ran out and whose
 //! job was claimed again cannot overwrite the newer outcome.
 
+use super::on_pool;
 use super::{Store, StoreError, timestamp};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -115,6 +116,10 @@ impl Store {
     /// Inserts a queued job, committed (fsync'd: synchronous = FULL) when this returns. With an idempotency key
     /// already used: the existing job when the request hash is the same, `Conflict` otherwise.
     pub async fn enqueue(&self, job: &NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.enqueue(job, now).await,
+        };
         let now = timestamp(now);
         let (key, hash) = job.idempotency.clone().unzip();
         let r = sqlx::query(
@@ -132,7 +137,7 @@ impl Store {
         .bind(&hash)
         .bind(&now)
         .bind(&now)
-        .execute(self.sqlite())
+        .execute(pool)
         .await;
         match r {
             Ok(_) => Ok(Enqueued::New(job.id.clone())),
@@ -140,7 +145,7 @@ impl Store {
                 let found: Option<(String, Option<String>)> =
                     sqlx::query_as("SELECT id, request_hash FROM outbox WHERE idempotency_key = ?")
                         .bind(&key)
-                        .fetch_optional(self.sqlite())
+                        .fetch_optional(pool)
                         .await?;
                 match found {
                     Some((id, h)) if h == hash => Ok(Enqueued::Existing(id)),
@@ -162,6 +167,10 @@ impl Store {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<JobRow>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.claim(owner, now, lease_until).await,
+        };
         let now = timestamp(now);
         let raw: Option<Raw> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
@@ -174,7 +183,7 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind(&now)
-        .fetch_optional(self.sqlite())
+        .fetch_optional(pool)
         .await?;
         raw.map(row).transpose()
     }
@@ -188,6 +197,10 @@ impl Store {
         result: &serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.finish(id, owner, how, result, now).await,
+        };
         let now_t = timestamp(now);
         let (status, next_at, done_at) = match how {
             Finish::Done => ("done", now_t.clone(), Some(now_t.clone())),
@@ -205,7 +218,7 @@ impl Store {
         .bind(&now_t)
         .bind(id)
         .bind(owner)
-        .execute(self.sqlite())
+        .execute(pool)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -217,6 +230,10 @@ impl Store {
         owner_prefix: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.release_leases(owner_prefix, now).await,
+        };
         let now = timestamp(now);
         let r = sqlx::query(
             "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, next_at = ?, \
@@ -227,17 +244,21 @@ impl Store {
         .bind(&now)
         .bind(i64::try_from(owner_prefix.len()).unwrap_or(i64::MAX))
         .bind(owner_prefix)
-        .execute(self.sqlite())
+        .execute(pool)
         .await?;
         Ok(r.rows_affected())
     }
 
     /// A job by id.
     pub async fn job(&self, id: &str) -> Result<JobRow, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job(id).await,
+        };
         let raw: Option<Raw> =
             sqlx::query_as(concat!("SELECT ", cols!(), " FROM outbox WHERE id = ?"))
                 .bind(id)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(pool)
                 .await?;
         raw.map(row)
             .transpose()?
@@ -246,24 +267,28 @@ impl Store {
 
     /// Jobs, newest first, optionally of one status.
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
-        let raws: Vec<Raw> = sqlx::query_as(concat!(
+        let raws: Vec<Raw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             cols!(),
             " FROM outbox WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
-        ))
+        )))
         .bind(status)
         .bind(status)
         .bind(limit)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         raws.into_iter().map(row).collect()
     }
 
     /// Number of jobs per status.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job_counts().await,
+        };
         Ok(
             sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
-                .fetch_all(self.sqlite())
+                .fetch_all(pool)
                 .await?,
         )
     }
@@ -302,12 +327,14 @@ impl Store {
         refused: &str,
     ) -> Result<(), StoreError> {
         // Every placeholder but the last (the id) is `now`.
-        let mut q = sqlx::query(sql);
-        for _ in 1..sql.matches('?').count() {
-            q = q.bind(now);
-        }
-        let r = q.bind(id).execute(self.sqlite()).await?;
-        if r.rows_affected() == 1 {
+        let n = on_pool!(self, |p, text| {
+            let mut q = sqlx::query(text(sql));
+            for _ in 1..sql.matches('?').count() {
+                q = q.bind(now);
+            }
+            q.bind(id).execute(p).await?.rows_affected()
+        });
+        if n == 1 {
             return Ok(());
         }
         let j = self.job(id).await?;
