@@ -6,6 +6,7 @@
 //! workers never get the same row. Completion is fenced by the lease owner: a worker whose lease ran out and whose
 //! job was claimed again cannot overwrite the newer outcome.
 
+use super::on_pool;
 use super::{Store, StoreError, timestamp};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -119,8 +120,8 @@ fn row(r: Raw) -> Result<JobRow, StoreError> {
 struct Relaxed(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
 
 impl Relaxed {
-    async fn acquire(store: &Store) -> Result<Relaxed, StoreError> {
-        let mut conn = Relaxed(Some(store.sqlite().acquire().await?));
+    async fn acquire(pool: &sqlx::SqlitePool) -> Result<Relaxed, StoreError> {
+        let mut conn = Relaxed(Some(pool.acquire().await?));
         sqlx::query("PRAGMA synchronous = NORMAL")
             .execute(conn.get()?)
             .await?;
@@ -203,6 +204,9 @@ impl Store {
     /// Inserts a queued job, committed (fsync'd: synchronous = FULL) when this returns. With an idempotency key
     /// already used: the existing job when the request hash is the same, `Conflict` otherwise.
     pub async fn enqueue(&self, job: &NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        if let Err(pg) = self.split() {
+            return pg.enqueue(job, now).await;
+        }
         let mut answers = self.enqueue_many(std::slice::from_ref(job), now).await?;
         answers
             .pop()
@@ -217,8 +221,18 @@ impl Store {
         jobs: &[NewJob],
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => {
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    answers.push(pg.enqueue(job, now).await);
+                }
+                return Ok(answers);
+            }
+        };
         let now = timestamp(now);
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = pool.begin().await?;
         let mut answers = Vec::with_capacity(jobs.len());
         for job in jobs {
             answers.push(insert_job(&mut tx, job, &now).await?);
@@ -235,8 +249,12 @@ impl Store {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<JobRow>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.claim(owner, now, lease_until).await,
+        };
         let now = timestamp(now);
-        let mut conn = Relaxed::acquire(self).await?;
+        let mut conn = Relaxed::acquire(pool).await?;
         let raw: Result<Option<Raw>, sqlx::Error> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
              updated_at = ? WHERE id = (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?) \
@@ -263,13 +281,17 @@ impl Store {
         result: &serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.finish(id, owner, how, result, now).await,
+        };
         let now_t = timestamp(now);
         let (status, next_at, done_at) = match how {
             Finish::Done => ("done", now_t.clone(), Some(now_t.clone())),
             Finish::Failed => ("failed", now_t.clone(), Some(now_t.clone())),
             Finish::RetryAt(t) => ("queued", timestamp(t), None),
         };
-        let mut conn = Relaxed::acquire(self).await?;
+        let mut conn = Relaxed::acquire(pool).await?;
         let r = sqlx::query(
             "UPDATE outbox SET status = ?, result = ?, next_at = ?, done_at = ?, lease_owner = NULL, \
              lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
@@ -294,6 +316,10 @@ impl Store {
         owner_prefix: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.release_leases(owner_prefix, now).await,
+        };
         let now = timestamp(now);
         let r = sqlx::query(
             "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, next_at = ?, \
@@ -304,7 +330,7 @@ impl Store {
         .bind(&now)
         .bind(i64::try_from(owner_prefix.len()).unwrap_or(i64::MAX))
         .bind(owner_prefix)
-        .execute(self.sqlite())
+        .execute(pool)
         .await?;
         Ok(r.rows_affected())
     }
@@ -328,10 +354,14 @@ impl Store {
 
     /// A job by id.
     pub async fn job(&self, id: &str) -> Result<JobRow, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job(id).await,
+        };
         let raw: Option<Raw> =
             sqlx::query_as(concat!("SELECT ", cols!(), " FROM outbox WHERE id = ?"))
                 .bind(id)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(pool)
                 .await?;
         raw.map(row)
             .transpose()?
@@ -340,24 +370,28 @@ impl Store {
 
     /// Jobs, newest first, optionally of one status.
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
-        let raws: Vec<Raw> = sqlx::query_as(concat!(
+        let raws: Vec<Raw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             cols!(),
             " FROM outbox WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
-        ))
+        )))
         .bind(status)
         .bind(status)
         .bind(limit)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         raws.into_iter().map(row).collect()
     }
 
     /// Number of jobs per status.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job_counts().await,
+        };
         Ok(
             sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
-                .fetch_all(self.sqlite())
+                .fetch_all(pool)
                 .await?,
         )
     }
@@ -396,12 +430,14 @@ impl Store {
         refused: &str,
     ) -> Result<(), StoreError> {
         // Every placeholder but the last (the id) is `now`.
-        let mut q = sqlx::query(sql);
-        for _ in 1..sql.matches('?').count() {
-            q = q.bind(now);
-        }
-        let r = q.bind(id).execute(self.sqlite()).await?;
-        if r.rows_affected() == 1 {
+        let n = on_pool!(self, |p, text| {
+            let mut q = sqlx::query(text(sql));
+            for _ in 1..sql.matches('?').count() {
+                q = q.bind(now);
+            }
+            q.bind(id).execute(p).await?.rows_affected()
+        });
+        if n == 1 {
             return Ok(());
         }
         let j = self.job(id).await?;
