@@ -36,6 +36,24 @@ impl Queue {
         }
     }
 
+    /// Inserts several jobs, one answer each (SQLite: one transaction, one fsync; PostgreSQL: one by one).
+    pub async fn enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+        match self {
+            Queue::Sqlite(s) => s.enqueue_many(jobs, now).await,
+            Queue::Postgres(p) => {
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    answers.push(p.enqueue(job, now).await);
+                }
+                Ok(answers)
+            }
+        }
+    }
+
     /// Claims the job due first.
     pub async fn claim(
         &self,

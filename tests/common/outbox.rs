@@ -112,7 +112,7 @@ pub async fn documents(config: &Config, n: usize) -> Vec<String> {
     let first_id = v["document_id"].as_str().unwrap().to_string();
     d.shutdown().await;
 
-    let store = Store::open_sqlite(&config.store.path).await.unwrap();
+    let store = Store::open(&config.store).await.unwrap();
     let first = store.document(&first_id).await.unwrap();
     let plan: PpsDocument = serde_json::from_str(&first.plan).unwrap();
     let built_at = time::OffsetDateTime::parse(
