@@ -117,12 +117,18 @@ impl MailServers {
         ] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
-        run(Command::new("chown")
-            .arg("postfix")
-            .arg(d.join("postfix/data")));
-        run(Command::new("chown")
-            .arg("nobody:nogroup")
-            .arg(d.join("mail")));
+        run(
+            Command::new("chown")
+                .arg("postfix")
+                .arg(d.join("postfix/data")),
+            &d.join("chown.log"),
+        );
+        run(
+            Command::new("chown")
+                .arg("nobody:nogroup")
+                .arg(d.join("mail")),
+            &d.join("chown.log"),
+        );
         set_mode(&d.join("mail"), 0o700);
         std::fs::write(d.join("postfix/etc/main.cf"), main_cf(&d)).unwrap();
         std::fs::write(
@@ -140,13 +146,19 @@ impl MailServers {
             dovecot: which("dovecot").unwrap(),
             dir,
         };
-        run(Command::new(&servers.dovecot)
-            .arg("-c")
-            .arg(d.join("dovecot/dovecot.conf")));
-        run(Command::new(&servers.postfix)
-            .arg("-c")
-            .arg(d.join("postfix/etc"))
-            .arg("start"));
+        run(
+            Command::new(&servers.dovecot)
+                .arg("-c")
+                .arg(d.join("dovecot/dovecot.conf")),
+            &d.join("dovecot-start.log"),
+        );
+        run(
+            Command::new(&servers.postfix)
+                .arg("-c")
+                .arg(d.join("postfix/etc"))
+                .arg("start"),
+            &d.join("postfix-start.log"),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         for port in [smtp_port, smtps_port, imap_port] {
             while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
@@ -258,17 +270,15 @@ impl Drop for MailServers {
 
 /// Runs a command to completion. Its output goes to a file, not a pipe: the daemons it starts inherit the
 /// descriptors, and a pipe would never reach end-of-file while they live.
-fn run(cmd: &mut Command) {
-    let log = std::env::temp_dir().join(format!("segur-mail-servers-{}.log", std::process::id()));
-    let file = std::fs::File::create(&log).unwrap();
+fn run(cmd: &mut Command, log: &Path) {
+    let file = std::fs::File::create(log).unwrap();
     let status = cmd
         .stdin(std::process::Stdio::null())
         .stdout(file.try_clone().unwrap())
         .stderr(file)
         .status()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let out = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
+    let out = std::fs::read_to_string(log).unwrap_or_default();
     assert!(status.success(), "{cmd:?}: {status}\n{out}");
 }
 
