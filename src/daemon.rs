@@ -201,6 +201,11 @@ impl Daemon {
                 finess: Arc::new(move || index.get()),
                 annuaire_key: Some(annuaire_key(config)),
                 store: Some(store.clone()),
+                mss_cert_account: config
+                    .mss
+                    .from
+                    .clone()
+                    .unwrap_or_else(|| SANDBOX_MSS_FROM.to_owned()),
             };
             Some(SimHost::start(&config.sandbox, context).await?)
         } else {
