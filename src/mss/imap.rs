@@ -429,8 +429,15 @@ fn uid_set(uids: &[u32]) -> String {
         .join(",")
 }
 
+/// Whether `folder` can be sent as is: non-empty printable ASCII without quotes, backslashes or wildcards.
+pub fn folder_name_ok(folder: &str) -> bool {
+    !folder.is_empty()
+        && folder.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !folder.contains(['"', '\\', '*', '%', '&'])
+}
+
 async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapError> {
-    if !folder.is_ascii() || folder.contains(['"', '\\', '*', '%']) || folder.is_empty() {
+    if !folder_name_ok(folder) {
         return Err(ImapError::Refused(format!(
             "folder name {folder:?}: ASCII without quotes, backslashes or wildcards"
         )));
