@@ -201,6 +201,11 @@ impl Daemon {
                 finess: Arc::new(move || index.get()),
                 annuaire_key: Some(annuaire_key(config)),
                 store: Some(store.clone()),
+                mss_cert_account: config
+                    .mss
+                    .from
+                    .clone()
+                    .unwrap_or_else(|| SANDBOX_MSS_FROM.to_owned()),
             };
             Some(SimHost::start(&config.sandbox, context).await?)
         } else {
@@ -323,15 +328,13 @@ impl Daemon {
         });
         let finess_task = tokio::spawn(api::finess::keep_loaded(state.clone()));
         let psc_task = state.psc.clone().map(|p| tokio::spawn(sweep_sessions(p)));
-        let mss_task = match (&sims, config.mss.smtp_host.is_none()) {
-            (Some(s), true) => Some(tokio::spawn(api::mss::sandbox_reader(
+        let mss_task = mss_reader(config, &certs, sims.as_ref()).map(|(connector, settings)| {
+            tokio::spawn(api::mss_reader::run(
                 state.store.clone(),
-                s.mss_mailboxes.clone(),
-                state.mss.from.clone(),
-                config.mss.max_message_bytes,
-            ))),
-            _ => None,
-        };
+                connector,
+                settings,
+            ))
+        });
         let app = api::router(state.clone());
         let (stop, mut rx) = watch::channel(false);
         let server = match (&config.api.tls_cert, &config.api.tls_key) {
@@ -530,6 +533,62 @@ pub fn mss_state(
         policy,
         from: from.unwrap_or_default(),
     }
+}
+
+/// The MSSanté mailbox reader: `mss.imap_host`, or in the sandbox (no operator configured) the `mss_imap`
+/// simulator; `None` when neither or without `AUTH_CLI`. The application mailbox: client certificate + EXTERNAL.
+pub fn mss_reader(
+    config: &Config,
+    certs: &Certificates,
+    sims: Option<&SimHost>,
+) -> Option<(
+    Arc<dyn crate::mss::imap::MailboxConnector>,
+    api::mss_reader::ReaderSettings,
+)> {
+    use crate::mss::imap::{ImapAuth, ImapSettings};
+    use crate::mss::smtp::Security;
+    let c = &config.mss;
+    let sim_port = sims.and_then(|s| {
+        s.sims
+            .iter()
+            .find(|x| x.info.name == "mss_imap")
+            .map(|x| x.addr.port())
+    });
+    let (host, port, security) = match (&c.imap_host, sim_port, c.smtp_host.is_none()) {
+        (Some(host), _, _) if c.imap_implicit_tls => {
+            (host.clone(), c.imap_port.unwrap_or(993), Security::Implicit)
+        }
+        (Some(host), _, _) => (host.clone(), c.imap_port.unwrap_or(143), Security::Starttls),
+        (None, Some(port), true) => ("localhost".to_owned(), port, Security::Starttls),
+        _ => return None,
+    };
+    let Some(identity) = certs.auth_cli.clone() else {
+        tracing::warn!(
+            "mss.imap_host set but no pki.auth_cli certificate: the mailbox is not read"
+        );
+        return None;
+    };
+    let settings = ImapSettings {
+        host,
+        port,
+        security,
+        roots: certs.roots.clone(),
+        identity: Some(identity),
+        auth: ImapAuth::External,
+        timeout: Duration::from_secs(c.timeout_secs),
+        max_message_bytes: c.max_message_bytes,
+        batch: c.imap_batch,
+        done_folder: c.done_folder.clone(),
+        aside_folder: c.aside_folder.clone(),
+        poll: Duration::from_secs(c.poll_secs),
+    };
+    let reader = api::mss_reader::ReaderSettings {
+        done_folder: c.done_folder.clone(),
+        aside_folder: c.aside_folder.clone(),
+        poll: Duration::from_secs(c.poll_secs),
+        max_bytes: c.max_message_bytes,
+    };
+    Some((Arc::new(settings), reader))
 }
 
 /// The DMP client: `dmp.endpoint`, or the sandbox simulator; `None` when neither. Needs `AUTH_CLI` (mutual TLS)

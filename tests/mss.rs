@@ -361,7 +361,15 @@ async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(
         .unwrap();
     assert_eq!(got, xml.as_str().unwrap().as_bytes());
 
-    let before = boxes.messages(SANDBOX_MSS_FROM).len();
+    // The reader moves handled messages between folders: compare contents, not positions.
+    let texts = || -> Vec<String> {
+        boxes
+            .messages(SANDBOX_MSS_FROM)
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
+            .collect()
+    };
+    let before = texts();
     let (s, a) = post(
         &base,
         &format!("/v1/mss/inbox/{gid}/ack"),
@@ -371,14 +379,13 @@ async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(
     assert_eq!((s, a["mdn_sent"].as_bool()), (200, Some(true)), "{a}");
     // The MDN reaches the mailbox named by Disposition-Notification-To, sent from the null reverse-path: no DSN
     // comes back about it.
-    let after = boxes.messages(SANDBOX_MSS_FROM);
-    let mdn: Vec<String> = after[before..]
+    let after = texts();
+    let mdn: Vec<&String> = after
         .iter()
-        .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
-        .filter(|t| t.contains("Reporting-UA:"))
+        .filter(|t| !before.contains(t) && t.contains("Reporting-UA:"))
         .collect();
     assert_eq!(mdn.len(), 1, "{mdn:?}");
-    assert_eq!(after.len(), before + 1, "only the MDN");
+    assert_eq!(after.len(), before.len() + 1, "only the MDN");
     assert!(
         mdn[0].contains("processed/Error: INS inconnu"),
         "{}",
@@ -389,5 +396,100 @@ async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(
     let bid = bad["id"].as_str().unwrap();
     let (s, _) = post(&base, &format!("/v1/mss/inbox/{bid}/ack"), json!({})).await;
     assert_eq!(s, 409);
+    d.shutdown().await;
+}
+
+fn zip_bomb_message() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    z.start_file("IHE_XDM/SUBSET01/METADATA.XML", o).unwrap();
+    std::io::Write::write_all(&mut z, &vec![b' '; 30_000_000]).unwrap();
+    let bomb = z.finish().unwrap().into_inner();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bomb);
+    format!(
+        "From: a@b.mssante.fr\r\nMessage-ID: <bomb@b>\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n\
+         Content-Type: application/zip\r\nContent-Disposition: attachment; filename=\"IHE_XDM.ZIP\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+/// Waits until the inbox lists `n` messages.
+async fn inbox_of(base: &str, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let (s, l) = get(base, "/v1/mss/inbox").await;
+        assert_eq!(s, 200, "{l}");
+        let list = l["messages"].as_array().unwrap().clone();
+        if list.len() >= n {
+            return list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the inbox never held {n} messages");
+}
+
+#[tokio::test]
+async fn the_imap_reader_idles_rejects_bad_mail_and_moves_everything_to_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = sandbox_config(dir.path());
+    c.mss.poll_secs = 60;
+    c.mss.max_message_bytes = 1_000_000;
+    let d = start(c).await;
+    let base = format!("http://{}", d.api_addr);
+    let boxes = d.sims().unwrap().mss_mailboxes.clone();
+    // Let the reader connect, find an empty INBOX and start IDLE.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let started = std::time::Instant::now();
+    boxes.deliver(
+        SANDBOX_MSS_FROM,
+        b"Content-Type: multipart/mixed; boundary=\"B\"\r\n\x00\xff\r\n--B\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@ not base64 @@@\r\n"
+            .to_vec(),
+    );
+    let first = inbox_of(&base, 1).await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "IDLE should wake the reader well before the 60 s poll: {waited:?}"
+    );
+    assert_eq!(first[0]["status"], "rejected", "{first:?}");
+
+    boxes.deliver(SANDBOX_MSS_FROM, zip_bomb_message());
+    let mut big = b"From: x@y.mssante.fr\r\nMessage-ID: <big@y>\r\n\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1_200_000));
+    boxes.deliver(SANDBOX_MSS_FROM, big);
+    let all = inbox_of(&base, 3).await;
+    let codes: Vec<&str> = all
+        .iter()
+        .map(|m| {
+            assert_eq!(m["status"], "rejected", "{m}");
+            m["detail"]["code"].as_str().unwrap()
+        })
+        .collect();
+    for want in [
+        "mss.incoming_malformed",
+        "mss.xdm_too_large",
+        "mss.too_large",
+    ] {
+        assert!(codes.contains(&want), "{want} in {codes:?}");
+    }
+    // Moved after being recorded: INBOX empties, nothing is deleted.
+    for _ in 0..100 {
+        if boxes.folder(SANDBOX_MSS_FROM, "INBOX").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(boxes.folder(SANDBOX_MSS_FROM, "INBOX").is_empty());
+    assert_eq!(boxes.folder(SANDBOX_MSS_FROM, "Traites").len(), 2);
+    let aside = boxes.folder(SANDBOX_MSS_FROM, "Trop-volumineux");
+    assert_eq!(aside.len(), 1);
+    assert!(aside[0].bytes.len() > 1_000_000);
+    assert!(aside[0].flags.is_empty(), "not read");
+    // The daemon survived all of it.
+    let (s, _) = get(&base, "/v1/mss/inbox").await;
+    assert_eq!(s, 200);
     d.shutdown().await;
 }

@@ -19,6 +19,7 @@ pub mod json;
 pub mod metrics;
 pub mod mss;
 pub mod mss_inbox;
+pub mod mss_reader;
 mod psc;
 pub mod query;
 mod routes;

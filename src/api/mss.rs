@@ -10,9 +10,8 @@
 //! refused submission makes the message `failed` with the error in its `submit_failed` event; a transient failure
 //! (server unreachable, 4xx SMTP reply) leaves it `queued` and the outbox tries again with backoff, the same
 //! `Message-ID` each time, until its last attempt. Reports (DSN, MDN) move the
-//! status through [`apply_report`]. In the sandbox, reports and received messages are read straight from the
-//! simulator's mailbox of the sender ([`sandbox_reader`]); reading them over IMAP from a real operator is not built
-//! yet. Received messages: [`super::mss_inbox`].
+//! status through [`apply_report`], read over IMAP by [`super::mss_reader`] (the operator's server, or the
+//! sandbox's `mss_imap` simulator). Received messages: [`super::mss_inbox`].
 //!
 //! Errors: 422 `mss.bad_recipients` (neither or both of `to`/`patient_person_id`), `mss.domain_not_allowed`,
 //! `mss.bad_address`, `mss.mixed_recipients`, `mss.too_large`; 409 `mss.identity_not_qualified`,
@@ -417,6 +416,15 @@ pub async fn apply_report(
             Err(StoreError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
+        // The same report read again (the reader stopped before moving it): already applied.
+        if store
+            .mss_events(&id)
+            .await?
+            .iter()
+            .any(|e| e.kind == kind && e.detail == detail)
+        {
+            return Ok(Some(id));
+        }
         let current = MessageStatus::parse(&row.status).unwrap_or(MessageStatus::Sent);
         let next = current.apply(&report);
         if store
@@ -427,36 +435,6 @@ pub async fn apply_report(
         }
     }
     Err(StoreError::Conflict(format!("message {id} kept changing")))
-}
-
-/// Sandbox only: reads what the simulator delivered to `from` every 200 ms: reports move sent messages, other
-/// messages go to the inbox ([`super::mss_inbox::receive`]).
-pub async fn sandbox_reader(
-    store: crate::store::Store,
-    mailboxes: Arc<crate::sim::mss::Mailboxes>,
-    from: String,
-    max_bytes: usize,
-) {
-    let mut seen = 0u32;
-    loop {
-        let last = seen;
-        for mail in mailboxes
-            .messages(&from)
-            .into_iter()
-            .filter(|m| m.uid > last)
-        {
-            seen = seen.max(mail.uid);
-            let outcome = if parse_report(&mail.bytes).is_ok() {
-                apply_report(&store, &mail.bytes).await.map(drop)
-            } else {
-                super::mss_inbox::receive(&store, &mail.bytes, max_bytes).await
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, "MSSanté message not handled");
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
 
 /// A sent message and its events.

@@ -28,6 +28,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 /// The routes (under API-key auth).
 pub(super) fn routes() -> Router<AppState> {
@@ -37,12 +38,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/mss/inbox/{id}/ack", post(ack))
 }
 
-/// Stores a received message that is not a report: its documents, or `rejected` with the reason.
+/// Stores a received message that is not a report: its documents, or `rejected` with the reason. Idempotent: a
+/// message read again (the reader stopped before moving it) is recognised by its `Message-ID` (a rejected one by
+/// the SHA-256 of its bytes) and not stored twice. `Ok(true)` when it was new.
 pub async fn receive(
     store: &crate::store::Store,
     bytes: &[u8],
     max_bytes: usize,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let (row, docs) = match parse_incoming(bytes, max_bytes, &ReadLimits::default()) {
         Ok(m) => (
@@ -70,22 +73,51 @@ pub async fn receive(
         ),
         Err(e) => {
             tracing::warn!(code = e.code(), "received MSSanté message rejected");
+            let digest = hex::encode(sha2::Sha256::digest(bytes));
             (
-                InboxRow {
-                    message_id: format!("rejected-{id}"),
+                rejected_row(
                     id,
-                    from: String::new(),
-                    subject: String::new(),
-                    ack_to: None,
-                    status: "rejected".into(),
-                    detail: Some(json!({"code": e.code(), "message": e.to_string()})),
-                    received_at: String::new(),
-                },
+                    format!("rejected-{digest}"),
+                    json!({"code": e.code(), "message": e.to_string()}),
+                ),
                 Vec::new(),
             )
         }
     };
-    store.mss_inbox_insert(&row, &docs).await.map(drop)
+    store.mss_inbox_insert(&row, &docs).await
+}
+
+/// Records a message left unread because it is over the size limit (`key` identifies it in the mailbox).
+pub async fn receive_oversized(
+    store: &crate::store::Store,
+    key: &str,
+    size: u64,
+    max_bytes: usize,
+) -> Result<bool, StoreError> {
+    tracing::warn!(
+        size,
+        max_bytes,
+        "received MSSanté message over the size limit, moved aside unread"
+    );
+    let row = rejected_row(
+        uuid::Uuid::new_v4().to_string(),
+        format!("oversized-{key}"),
+        json!({"code": "mss.too_large", "message": format!("{size} bytes, more than the {max_bytes} allowed: moved aside unread"), "size": size}),
+    );
+    store.mss_inbox_insert(&row, &[]).await
+}
+
+fn rejected_row(id: String, message_id: String, detail: Value) -> InboxRow {
+    InboxRow {
+        message_id,
+        id,
+        from: String::new(),
+        subject: String::new(),
+        ack_to: None,
+        status: "rejected".into(),
+        detail: Some(detail),
+        received_at: String::new(),
+    }
 }
 
 fn not_found(e: StoreError) -> ApiError {

@@ -362,10 +362,21 @@ pub struct MssConfig {
     pub smtp_port: Option<u16>,
     /// TLS from the first byte (port 465) instead of STARTTLS.
     pub implicit_tls: bool,
-    /// IMAP host of the operator (reading acknowledgements and received documents: not built yet).
+    /// IMAP host of the operator (reading acknowledgements and received documents). Empty in sandbox mode = the
+    /// embedded simulator; outside the sandbox, nothing is read when empty.
     pub imap_host: Option<String>,
-    /// IMAP port (143 STARTTLS by default).
+    /// IMAP port (143 STARTTLS by default, 993 with `imap_implicit_tls`).
     pub imap_port: Option<u16>,
+    /// IMAP with TLS from the first byte (port 993) instead of STARTTLS.
+    pub imap_implicit_tls: bool,
+    /// Folder handled messages are moved to (never deleted). ASCII: no modified UTF-7 encoding is done.
+    pub done_folder: String,
+    /// Folder messages over `max_message_bytes` are moved to, unread (recorded `rejected` in the inbox).
+    pub aside_folder: String,
+    /// Seconds between two looks at the mailbox when the server has no IDLE (also the longest IDLE).
+    pub poll_secs: u64,
+    /// Most messages read from the mailbox at once.
+    pub imap_batch: usize,
     /// The structure's application mailbox (sender of every message). The sandbox uses a test address.
     pub from: Option<String>,
     /// `X-MSS-NIL`: the product reference registered on the ANS Convergence platform. Required outside the
@@ -389,6 +400,11 @@ impl Default for MssConfig {
             implicit_tls: false,
             imap_host: None,
             imap_port: None,
+            imap_implicit_tls: false,
+            done_folder: crate::mss::imap::DEFAULT_DONE_FOLDER.into(),
+            aside_folder: crate::mss::imap::DEFAULT_ASIDE_FOLDER.into(),
+            poll_secs: 60,
+            imap_batch: 20,
             from: None,
             nil: None,
             sasl: "none".into(),
@@ -476,6 +492,33 @@ impl Config {
             key: key.to_string(),
             message,
         };
+        for (key, folder) in [
+            ("mss.done_folder", &self.mss.done_folder),
+            ("mss.aside_folder", &self.mss.aside_folder),
+        ] {
+            if !crate::mss::imap::folder_name_ok(folder) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{folder:?}: a non-empty ASCII IMAP folder name without quotes, backslashes or wildcards"
+                    ),
+                ));
+            }
+        }
+        if self.mss.done_folder == self.mss.aside_folder
+            || self.mss.done_folder.eq_ignore_ascii_case("INBOX")
+        {
+            return Err(invalid(
+                "mss.done_folder",
+                "must differ from INBOX and mss.aside_folder".into(),
+            ));
+        }
+        if self.mss.poll_secs == 0 || self.mss.imap_batch == 0 {
+            return Err(invalid(
+                "mss.poll_secs",
+                "mss.poll_secs and mss.imap_batch must be at least 1".into(),
+            ));
+        }
         if !self.api.listen.ip().is_loopback() {
             if !self.api.allow_remote {
                 return Err(invalid(

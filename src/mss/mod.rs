@@ -3,6 +3,7 @@
 //!
 //! Pure parts (style habit 1): [`xdm`] builds and reads `IHE_XDM.ZIP` packages.
 
+pub mod imap;
 pub mod incoming;
 pub mod message;
 pub mod report;

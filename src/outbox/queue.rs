@@ -16,8 +16,12 @@ pub enum Queue {
 }
 
 impl From<Store> for Queue {
+    /// The store's own backend: a [`Store`] opened on PostgreSQL gives its PostgreSQL tables.
     fn from(s: Store) -> Self {
-        Queue::Sqlite(s)
+        match s.postgres() {
+            Some(pg) => Queue::Postgres(pg.clone()),
+            None => Queue::Sqlite(s),
+        }
     }
 }
 

@@ -166,6 +166,8 @@ pub struct SimContext {
     pub annuaire_key: Option<String>,
     /// Where the DMP simulator keeps the documents it receives (`None`: the DMP simulator is not started).
     pub store: Option<crate::store::Store>,
+    /// The mailbox an IMAP session authenticated by a client certificate alone opens (the application mailbox).
+    pub mss_cert_account: String,
 }
 
 impl Default for SimContext {
@@ -175,6 +177,7 @@ impl Default for SimContext {
             finess: Arc::new(|| None),
             annuaire_key: None,
             store: None,
+            mss_cert_account: crate::daemon::SANDBOX_MSS_FROM.into(),
         }
     }
 }
@@ -238,6 +241,7 @@ impl SimHost {
             finess,
             annuaire_key,
             store,
+            mss_cert_account,
         } = context;
         sims.push(
             start_https_with(
@@ -261,12 +265,17 @@ impl SimHost {
         .await?;
         sims.push(psc);
         let mss_mailboxes = Arc::new(super::mss::Mailboxes::default());
-        let smtp = super::mss::smtp::SmtpSim::new(
-            mss_mailboxes.clone(),
-            Arc::new(move |t: &str| psc_state.check_access_token(t).map(str::to_owned)),
-        )?;
+        let tokens: super::mss::smtp::TokenCheck =
+            Arc::new(move |t: &str| psc_state.check_access_token(t).map(str::to_owned));
+        let smtp = super::mss::smtp::SmtpSim::new(mss_mailboxes.clone(), tokens.clone())?;
         sims.push(
             smtp.start(SocketAddr::new(config.bind, port("mss_smtp")))
+                .await?,
+        );
+        let imap =
+            super::mss::imap::ImapSim::new(mss_mailboxes.clone(), tokens, &mss_cert_account)?;
+        sims.push(
+            imap.start(SocketAddr::new(config.bind, port("mss_imap")))
                 .await?,
         );
         if let Some(store) = store {

@@ -22,7 +22,9 @@
 //!
 //! - `mss_smtp`: the MSSanté operator's SMTP submission ([`mss`]): STARTTLS, client certificate or XOAUTH2 with a
 //!   PSC simulator token, delivery into in-memory test mailboxes ([`SimHost::mss_mailboxes`]), DSN and MDN. Port
-//!   9445; 9446 is kept for its IMAP side (`mss_imap`, not built yet).
+//!   9445.
+//! - `mss_imap`: the same operator's IMAP ([`mss::imap`]): STARTTLS, client certificate + `AUTHENTICATE EXTERNAL`
+//!   or `XOAUTH2`, `IDLE`, `MOVE`, over the same mailboxes. Port 9446.
 
 pub mod dmp;
 pub mod faults;
@@ -39,7 +41,15 @@ pub use host::{
 };
 
 /// Names accepted in `sandbox.ports`.
-pub const KNOWN: &[&str] = &["tls_check", "insi", "fhir", "psc", "dmp", "mss_smtp"];
+pub const KNOWN: &[&str] = &[
+    "tls_check",
+    "insi",
+    "fhir",
+    "psc",
+    "dmp",
+    "mss_smtp",
+    "mss_imap",
+];
 
 /// Default port of each simulator in the sandbox (stable, so integrators can point other tools at them).
 pub fn default_port(name: &str) -> u16 {

@@ -46,7 +46,8 @@ impl Store {
     pub async fn create_api_key(&self, name: &str) -> Result<Secret, StoreError> {
         let key = generate_key();
         let r = on_pool!(self, |p, sql| sqlx::query(sql(
-            "INSERT INTO api_keys (name, prefix, hash, created_at) VALUES (?, ?, ?, ?)"
+            "INSERT INTO api_keys (name, prefix, hash, created_at) VALUES (?, ?, \
+                 ?, ?)"
         ))
         .bind(name)
         .bind(prefix(key.expose()))
@@ -78,7 +79,8 @@ impl Store {
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
         let rows: Vec<(String, String, String, Option<String>)> =
             on_pool!(self, |p, sql| sqlx::query_as(sql(
-                "SELECT name, prefix, created_at, revoked_at FROM api_keys ORDER BY name"
+                "SELECT name, prefix, created_at, revoked_at FROM api_keys ORDER BY \
+                 name"
             ))
             .fetch_all(p)
             .await)?;
@@ -96,7 +98,8 @@ impl Store {
     /// Revokes the key named `name`.
     pub async fn revoke_api_key(&self, name: &str) -> Result<(), StoreError> {
         let r = on_pool!(self, |p, sql| sqlx::query(sql(
-            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL"
+            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS \
+                 NULL"
         ))
         .bind(now_text())
         .bind(name)

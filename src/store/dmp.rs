@@ -120,23 +120,26 @@ impl Store {
     /// Inserts a document version.
     pub async fn insert_document(&self, d: &DocumentRow) -> Result<(), StoreError> {
         on_pool!(self, |p, sql| {
-            sqlx::query(sql("INSERT INTO documents (id, person_id, cda_id, set_id, version, replaces, entry_uuid, plan, pdf, \
-             built_at, xml, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-        .bind(&d.id)
-        .bind(&d.person_id)
-        .bind(&d.cda_id)
-        .bind(&d.set_id)
-        .bind(d.version)
-        .bind(&d.replaces)
-        .bind(&d.entry_uuid)
-        .bind(&d.plan)
-        .bind(&d.pdf)
-        .bind(&d.built_at)
-        .bind(&d.xml)
-        .bind(now_text())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
+            sqlx::query(sql(
+                "INSERT INTO documents (id, person_id, cda_id, set_id, version, \
+                 replaces, entry_uuid, plan, pdf, built_at, xml, created_at) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&d.id)
+            .bind(&d.person_id)
+            .bind(&d.cda_id)
+            .bind(&d.set_id)
+            .bind(d.version)
+            .bind(&d.replaces)
+            .bind(&d.entry_uuid)
+            .bind(&d.plan)
+            .bind(&d.pdf)
+            .bind(&d.built_at)
+            .bind(&d.xml)
+            .bind(now_text())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -144,11 +147,13 @@ impl Store {
     /// A document by id.
     pub async fn document(&self, id: &str) -> Result<DocumentRow, StoreError> {
         let raw: Option<DocRaw> = on_pool!(self, |p, sql| {
-            sqlx::query_as(sql("SELECT id, person_id, cda_id, set_id, version, replaces, entry_uuid, plan, pdf, built_at, xml \
-             FROM documents WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(p)
-        .await
+            sqlx::query_as(sql(
+                "SELECT id, person_id, cda_id, set_id, version, replaces, entry_uuid, \
+                 plan, pdf, built_at, xml FROM documents WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
         })?;
         raw.map(doc)
             .ok_or_else(|| StoreError::NotFound(format!("document {id}")))
@@ -198,7 +203,8 @@ impl Store {
             r?;
             if let Some(old) = &d.replaces {
                 sqlx::query(sql(
-                    "UPDATE sim_dmp_documents SET status = 'deprecated' WHERE entry_uuid = ?",
+                    "UPDATE sim_dmp_documents SET status = 'deprecated' WHERE entry_uuid \
+                 = ?",
                 ))
                 .bind(old)
                 .execute(&mut *tx)

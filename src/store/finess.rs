@@ -37,15 +37,18 @@ impl Store {
                 .await?;
             let at = now_text();
             for f in files {
-                sqlx::query(sql("INSERT INTO finess_files (generation, name, sha256, imported_at, summary, content) VALUES (?, ?, ?, ?, ?, ?)"))
-            .bind(generation)
-            .bind(&f.name)
-            .bind(&f.sha256)
-            .bind(&at)
-            .bind(f.summary.to_string())
-            .bind(&f.content)
-            .execute(&mut *tx)
-            .await?;
+                sqlx::query(sql(
+                    "INSERT INTO finess_files (generation, name, sha256, imported_at, \
+                 summary, content) VALUES (?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(generation)
+                .bind(&f.name)
+                .bind(&f.sha256)
+                .bind(&at)
+                .bind(f.summary.to_string())
+                .bind(&f.content)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             generation
@@ -75,7 +78,8 @@ impl Store {
     pub async fn finess_files(&self) -> Result<(Option<i64>, Vec<StoredFile>), StoreError> {
         let rows: Vec<(i64, String, String, String, Vec<u8>)> =
             on_pool!(self, |p, sql| sqlx::query_as(sql(
-                "SELECT generation, name, sha256, summary, content FROM finess_files ORDER BY id"
+                "SELECT generation, name, sha256, summary, content FROM finess_files \
+                 ORDER BY id"
             ))
             .fetch_all(p)
             .await)?;

@@ -79,15 +79,18 @@ impl Store {
     ) -> Result<PersonRow, StoreError> {
         let now = now_text();
         on_pool!(self, |p, sql| {
-            sqlx::query(sql("INSERT INTO persons (id, created_at, updated_at, traits, state, version) VALUES (?, ?, ?, ?, ?, 1)"))
-        .bind(id)
-        .bind(&now)
-        .bind(&now)
-        .bind(traits.to_string())
-        .bind(state.to_string())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
+            sqlx::query(sql(
+                "INSERT INTO persons (id, created_at, updated_at, traits, state, \
+                 version) VALUES (?, ?, ?, ?, ?, 1)",
+            ))
+            .bind(id)
+            .bind(&now)
+            .bind(&now)
+            .bind(traits.to_string())
+            .bind(state.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         self.person(id).await
     }
@@ -95,11 +98,14 @@ impl Store {
     /// A person by id.
     pub async fn person(&self, id: &str) -> Result<PersonRow, StoreError> {
         let raw: Option<Raw> = on_pool!(self, |p, sql| {
-            sqlx::query_as(sql("SELECT id, created_at, updated_at, traits, state, ins_value, ins_oid, insi_traits, ins_history, \
-             insi_checked_at, version FROM persons WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(p)
-        .await
+            sqlx::query_as(sql(
+                "SELECT id, created_at, updated_at, traits, state, ins_value, \
+                 ins_oid, insi_traits, ins_history, insi_checked_at, version FROM \
+                 persons WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
         })?;
         from_raw(raw.ok_or_else(|| StoreError::NotFound(format!("person {id}")))?)
     }
@@ -108,21 +114,24 @@ impl Store {
     pub async fn update_person(&self, row: &PersonRow) -> Result<PersonRow, StoreError> {
         let opt = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         let r = on_pool!(self, |p, sql| {
-            sqlx::query(sql("UPDATE persons SET updated_at = ?, traits = ?, state = ?, ins_value = ?, ins_oid = ?, insi_traits = ?, \
-             ins_history = ?, insi_checked_at = ?, version = version + 1 WHERE id = ? AND version = ?"))
-        .bind(now_text())
-        .bind(row.traits.to_string())
-        .bind(row.state.to_string())
-        .bind(&row.ins_value)
-        .bind(&row.ins_oid)
-        .bind(opt(&row.insi_traits))
-        .bind(opt(&row.ins_history))
-        .bind(&row.insi_checked_at)
-        .bind(&row.id)
-        .bind(row.version)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
+            sqlx::query(sql(
+                "UPDATE persons SET updated_at = ?, traits = ?, state = ?, ins_value \
+                 = ?, ins_oid = ?, insi_traits = ?, ins_history = ?, insi_checked_at \
+                 = ?, version = version + 1 WHERE id = ? AND version = ?",
+            ))
+            .bind(now_text())
+            .bind(row.traits.to_string())
+            .bind(row.state.to_string())
+            .bind(&row.ins_value)
+            .bind(&row.ins_oid)
+            .bind(opt(&row.insi_traits))
+            .bind(opt(&row.ins_history))
+            .bind(&row.insi_checked_at)
+            .bind(&row.id)
+            .bind(row.version)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         if r == 0 {
             // Either gone or changed by someone else.
