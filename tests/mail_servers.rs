@@ -15,6 +15,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use segur_gateway::mss::imap::{
+    DEFAULT_ASIDE_FOLDER, DEFAULT_DONE_FOLDER, ImapAuth, ImapClient, ImapError, ImapSettings,
+};
 use segur_gateway::mss::incoming::parse_incoming;
 use segur_gateway::mss::message::{DEFAULT_MAX_BYTES, Outgoing, Policy, Recipients, build_message};
 use segur_gateway::mss::report::{MessageStatus, Report, parse_report};
@@ -25,8 +28,8 @@ use segur_gateway::mss::smtp::{
 use segur_gateway::mss::{BuiltMessage, ReadLimits, Sender};
 use segur_gateway::pki::{Identity, testpki};
 use serde_json::{Value, json};
-use servers::{MailServers, RECIPIENT, SENDER, UNKNOWN, imap_fetch_all};
-use std::time::Duration;
+use servers::{MailServers, RECIPIENT, SENDER, UNKNOWN};
+use std::time::{Duration, Instant};
 
 /// The gateway's SMTP transport (the daemon's code path) pointed at Postfix's STARTTLS port.
 fn transport(port: u16, identity: Option<&Identity>, auth: SmtpAuth) -> SmtpTransport {
@@ -50,6 +53,46 @@ fn transport_with(
         timeout: Duration::from_secs(10),
     })
     .unwrap()
+}
+
+/// The gateway's IMAP client settings (the daemon's reader uses the same client) for Dovecot's STARTTLS port:
+/// the client certificate, then `AUTHENTICATE EXTERNAL`.
+fn imap(port: u16, identity: Option<&Identity>) -> ImapSettings {
+    ImapSettings {
+        host: "localhost".into(),
+        port,
+        security: Security::Starttls,
+        roots: testpki::roots().clone(),
+        identity: identity.cloned(),
+        auth: ImapAuth::External,
+        timeout: Duration::from_secs(10),
+        max_message_bytes: DEFAULT_MAX_BYTES,
+        batch: 10,
+        done_folder: DEFAULT_DONE_FOLDER.into(),
+        aside_folder: DEFAULT_ASIDE_FOLDER.into(),
+        poll: Duration::from_secs(30),
+    }
+}
+
+async fn connect(srv: &MailServers, identity: &Identity) -> ImapClient {
+    ImapClient::connect(&imap(srv.imap_port, Some(identity)))
+        .await
+        .unwrap_or_else(|e| panic!("IMAP: {e}\n{}", srv.logs()))
+}
+
+/// Every message of INBOX through the gateway's IMAP client, each then moved to the done folder.
+async fn read_and_file(c: &mut ImapClient) -> Vec<Vec<u8>> {
+    let got = c.fetch_new().await.unwrap();
+    for m in &got {
+        c.move_to(m.uid, DEFAULT_DONE_FOLDER).await.unwrap();
+    }
+    assert!(
+        c.fetch_new().await.unwrap().is_empty(),
+        "INBOX emptied by the moves"
+    );
+    got.into_iter()
+        .map(|m| m.bytes.expect("under the size limit"))
+        .collect()
 }
 
 /// The sample PPS to `to`, acknowledgements asked.
@@ -121,12 +164,15 @@ async fn pps_sent_through_postfix_is_read_back_through_dovecot_with_real_dsns() 
     assert!(ok.reply.starts_with("250 "), "{}", ok.reply);
     assert!(ok.dsn_requested, "Postfix announces DSN");
 
-    // Delivered by Postfix to Dovecot (LMTP), read back over IMAP with the recipient's certificate.
+    // Delivered by Postfix to Dovecot (LMTP), read back by the gateway's IMAP client with the recipient's
+    // certificate, filed in the done folder (UID MOVE on Dovecot).
     srv.wait_for(RECIPIENT, 1).await;
-    let inbox = imap_fetch_all(srv.imap_port, Some(testpki::insi_auto()))
-        .await
-        .unwrap_or_else(|e| panic!("IMAP: {e}\n{}", srv.logs()));
+    let mut reader = connect(&srv, testpki::auth_cli()).await;
+    let inbox = read_and_file(&mut reader).await;
+    reader.logout().await;
     assert_eq!(inbox.len(), 1);
+    assert_eq!(srv.maildir_folder(RECIPIENT, DEFAULT_DONE_FOLDER).len(), 1);
+    assert!(srv.maildir(RECIPIENT).is_empty());
     let got = &inbox[0];
     // lettre ends DATA with CRLF.CRLF after the message's own final CRLF: one blank line more, nothing else.
     assert!(
@@ -151,17 +197,43 @@ async fn pps_sent_through_postfix_is_read_back_through_dovecot_with_real_dsns() 
     assert_eq!(cda.hash_ok, Some(true));
 
     // Postfix's success DSN (NOTIFY=SUCCESS, ENVID) in the sender's mailbox: sent → delivered.
-    let reports = srv.wait_for(SENDER, 1).await;
+    srv.wait_for(SENDER, 1).await;
+    let mut app = connect(&srv, testpki::insi_auto()).await;
+    let mut reports = read_and_file(&mut app).await;
+    assert_eq!(reports.len(), 1);
     assert_eq!(status_of(&reports, &m), MessageStatus::Delivered);
 
-    // Unknown mailbox: accepted by Postfix, refused by Dovecot's LMTP, bounced with a failure DSN.
+    // Unknown mailbox: accepted by Postfix, refused by Dovecot's LMTP, bounced with a failure DSN, which wakes
+    // the reader's IDLE (long before its 25 s limit).
     let bounced = message(UNKNOWN, 2);
-    t.submit(&bounced).await.expect("accepted, bounced later");
-    srv.wait_for(SENDER, 2).await;
-    let reports = imap_fetch_all(srv.imap_port, Some(testpki::auth_cli()))
-        .await
-        .unwrap_or_else(|e| panic!("IMAP: {e}\n{}", srv.logs()));
-    assert_eq!(reports.len(), 2, "one DSN per message");
+    let (idle, sent) = tokio::join!(
+        async {
+            let start = Instant::now();
+            app.idle_or_wait(Duration::from_secs(25))
+                .await
+                .map(|()| start.elapsed())
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            t.submit(&bounced).await
+        }
+    );
+    sent.expect("accepted, bounced later");
+    let waited = idle.unwrap();
+    assert!(
+        waited < Duration::from_secs(20),
+        "IDLE not woken: {waited:?}"
+    );
+    for _ in 0..100 {
+        let more = read_and_file(&mut app).await;
+        reports.extend(more);
+        if reports.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.logout().await;
+    assert_eq!(reports.len(), 2, "one DSN per message\n{}", srv.logs());
     assert_eq!(status_of(&reports, &m), MessageStatus::Delivered);
     assert_eq!(status_of(&reports, &bounced), MessageStatus::Failed);
     let Some(Report::Dsn(dsn)) = reports.iter().filter_map(|r| parse_report(r).ok()).find(
@@ -217,11 +289,11 @@ async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
             "{what}: {err:?}"
         );
         assert!(!err.is_transient());
-        let imap = imap_fetch_all(srv.imap_port, identity).await;
+        let imap = ImapClient::connect(&imap(srv.imap_port, identity)).await;
         assert!(
-            imap.as_ref()
-                .is_err_and(|e| e.contains("certificate") || e.starts_with("TLS")),
-            "{what}: Dovecot must refuse the login: {imap:?}"
+            matches!(&imap, Err(ImapError::Auth(e)) if e.contains("certificate")),
+            "{what}: Dovecot must refuse the login: {:?}",
+            imap.err()
         );
     }
     // The same client with AUTH_CLI goes through, with STARTTLS and with implicit TLS: the refusals above are
@@ -291,12 +363,26 @@ async fn qual_pps(base: &str) -> String {
     d["document_id"].as_str().unwrap().to_owned()
 }
 
-/// The daemon itself, `[mss] smtp_host/smtp_port` pointing at Postfix (the national services stay simulated):
-/// `POST /v1/mss/messages` goes through the outbox and Postfix into the recipient's Dovecot mailbox; an unknown
-/// recipient is bounced by Postfix with a DSN in the application mailbox.
+/// Polls `GET /v1/mss/messages/{id}` until `want` (bounded).
+async fn wait_status(srv: &MailServers, base: &str, id: &str, want: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = get(base, &format!("/v1/mss/messages/{id}")).await;
+        if last["status"] == want {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("message {id} never reached {want}: {last}\n{}", srv.logs());
+}
+
+/// The daemon itself, `[mss] smtp_host/smtp_port/imap_host/imap_port` pointing at Postfix and Dovecot (the
+/// national services stay simulated): `POST /v1/mss/messages` goes through the outbox and Postfix into the
+/// recipient's Dovecot mailbox; Postfix's DSNs, read by the daemon's IMAP reader from the application mailbox,
+/// move the message to `delivered`, and the one to an unknown mailbox to `failed`.
 #[tokio::test]
-async fn daemon_sends_through_postfix() {
-    if !servers::can_run("daemon_sends_through_postfix") {
+async fn daemon_sends_through_postfix_and_follows_its_dsns_through_dovecot() {
+    if !servers::can_run("daemon_sends_through_postfix_and_follows_its_dsns_through_dovecot") {
         return;
     }
     let srv = MailServers::start().await;
@@ -304,6 +390,8 @@ async fn daemon_sends_through_postfix() {
     let mut config = common::sandbox_config(dir.path());
     config.mss.smtp_host = Some("localhost".into());
     config.mss.smtp_port = Some(srv.smtp_port);
+    config.mss.imap_host = Some("localhost".into());
+    config.mss.imap_port = Some(srv.imap_port);
     config.mss.from = Some(SENDER.into());
     config.mss.nil = Some("SEGUR-TEST".into());
     let d = common::start(config).await;
@@ -316,17 +404,6 @@ async fn daemon_sends_through_postfix() {
         let (s, b) = post(&base, "/v1/mss/messages", body).await;
         assert_eq!(s, 202, "{b}");
         ids.push(b["message_id"].as_str().unwrap().to_owned());
-    }
-    for id in &ids {
-        let mut status = Value::Null;
-        for _ in 0..200 {
-            status = get(&base, &format!("/v1/mss/messages/{id}")).await;
-            if status["status"] != "queued" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(status["status"], "sent", "{status}\n{}", srv.logs());
     }
     let delivered = srv.wait_for(RECIPIENT, 1).await;
     let incoming =
@@ -345,18 +422,18 @@ async fn daemon_sends_through_postfix() {
     };
     assert_eq!(header("X-MSS-NIL").as_deref(), Some("SEGUR-TEST"));
     assert_eq!(header("X-MSS-INS").as_deref(), Some("O"));
-    // Postfix's DSNs for both messages (delivered, bounced) wait in the application mailbox.
-    let reports: Vec<Report> = srv
-        .wait_for(SENDER, 2)
-        .await
-        .iter()
-        .filter_map(|r| parse_report(r).ok())
-        .collect();
-    assert_eq!(reports.len(), 2);
-    assert!(
-        reports.iter().any(|r| r.reference() == Some(ids[1].as_str())
-            && matches!(r, Report::Dsn(d) if d.recipients.iter().any(|x| x.final_recipient == UNKNOWN && x.status.starts_with('5')))),
-        "{reports:?}"
-    );
+
+    wait_status(&srv, &base, &ids[0], "delivered").await;
+    let failed = wait_status(&srv, &base, &ids[1], "failed").await;
+    assert!(failed.to_string().contains("5.1.1"), "{failed}");
+    // The reader filed both DSNs in the done folder, deleting nothing.
+    for _ in 0..100 {
+        if srv.maildir_folder(SENDER, DEFAULT_DONE_FOLDER).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(srv.maildir_folder(SENDER, DEFAULT_DONE_FOLDER).len(), 2);
+    assert!(srv.maildir(SENDER).is_empty());
     d.shutdown().await;
 }

@@ -10,22 +10,20 @@
 //!
 //! Mailboxes: [`SENDER`] (the structure's application mailbox, where Postfix's DSNs land) and [`RECIPIENT`]; any
 //! other address of the virtual domains is accepted by Postfix and refused by Dovecot's LMTP (`550 5.1.1`), so
-//! Postfix bounces it with a real DSN. IMAP logins take the user from the client certificate's CN: `AUTH_CLI` →
-//! [`SENDER`], `INSI-AUTO` → [`RECIPIENT`] (both from the test ORGANISATIONS CA; the test PKI has no second
-//! structure, so the INSi certificate plays the recipient's software).
+//! Postfix bounces it with a real DSN. IMAP logins take the user from the client certificate's CN: `INSI-AUTO` →
+//! [`SENDER`] (the sandbox daemon's structure certificate, used for INSi, DMP and MSSanté alike), `AUTH_CLI` →
+//! [`RECIPIENT`] (both from the test ORGANISATIONS CA; the test PKI has no second structure, so the other
+//! certificate plays the professional's software). Postfix accepts either for submission.
 #![allow(dead_code)]
 
-use segur_gateway::pki::{Identity, testpki, tls};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// The structure's application mailbox (IMAP login of the `AUTH_CLI` certificate).
+/// The structure's application mailbox (IMAP login of the `INSI-AUTO` certificate).
 pub const SENDER: &str = "ehpad@ehpad.test.mssante.fr";
-/// A professional's mailbox (IMAP login of the `INSI-AUTO` certificate).
+/// A professional's mailbox (IMAP login of the `AUTH_CLI` certificate).
 pub const RECIPIENT: &str = "dr.martin@medecin.test.mssante.fr";
 /// An address of a served domain without a mailbox: accepted, then bounced.
 pub const UNKNOWN: &str = "nobody.here@medecin.test.mssante.fr";
@@ -191,9 +189,17 @@ impl MailServers {
         )
     }
 
-    /// Messages delivered so far into `mailbox`'s Maildir (`new/` and `cur/`), oldest first by file name.
+    /// Messages in `mailbox`'s INBOX (its Maildir's `new/` and `cur/`), oldest first by file name.
     pub fn maildir(&self, mailbox: &str) -> Vec<Vec<u8>> {
-        let base = self.dir.path().join("mail").join(mailbox);
+        self.maildir_folder(mailbox, "")
+    }
+
+    /// Messages in the folder `folder` of `mailbox` (Maildir++: `.folder/`; `""` = INBOX).
+    pub fn maildir_folder(&self, mailbox: &str, folder: &str) -> Vec<Vec<u8>> {
+        let mut base = self.dir.path().join("mail").join(mailbox);
+        if !folder.is_empty() {
+            base = base.join(format!(".{folder}"));
+        }
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|sub| std::fs::read_dir(base.join(sub)).ok())
@@ -418,100 +424,8 @@ service lmtp {{
 
 /// Certificate CNs (lower-cased by Dovecot) → mailboxes; the mailboxes themselves, without a password (they exist
 /// for LMTP; logging in needs a certificate).
-const PASSWD: &str = "auth_cli:::::::user=ehpad@ehpad.test.mssante.fr nopassword=y
-insi-auto:::::::user=dr.martin@medecin.test.mssante.fr nopassword=y
+const PASSWD: &str = "insi-auto:::::::user=ehpad@ehpad.test.mssante.fr nopassword=y
+auth_cli:::::::user=dr.martin@medecin.test.mssante.fr nopassword=y
 ehpad@ehpad.test.mssante.fr:::::::
 dr.martin@medecin.test.mssante.fr:::::::
 ";
-
-/// The server certificate of `certs/` as a client sees it, for a TLS connection with `identity`.
-fn tls_connector(identity: Option<&Identity>) -> tokio_rustls::TlsConnector {
-    let mut c = tls::client_config(testpki::roots(), identity).unwrap();
-    c.alpn_protocols.clear();
-    tokio_rustls::TlsConnector::from(Arc::new(c))
-}
-
-/// A minimal IMAP session (RFC 9051 subset: STARTTLS, AUTHENTICATE EXTERNAL, SELECT, UID FETCH) written here so
-/// the delivery check does not depend on the code under test: every message of INBOX, or the server's refusal.
-pub async fn imap_fetch_all(
-    port: u16,
-    identity: Option<&Identity>,
-) -> Result<Vec<Vec<u8>>, String> {
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut plain = BufReader::new(tcp);
-    let greeting = line(&mut plain).await?;
-    if !greeting.starts_with("* OK") {
-        return Err(greeting);
-    }
-    plain
-        .get_mut()
-        .write_all(b"s STARTTLS\r\n")
-        .await
-        .map_err(|e| e.to_string())?;
-    tagged(&mut plain, "s").await?;
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tls_connector(identity)
-        .connect(name, plain.into_inner())
-        .await
-        .map_err(|e| format!("TLS: {e}"))?;
-    let mut s = BufReader::new(tls);
-    let mut messages = Vec::new();
-    for (tag, cmd) in [
-        ("a", "AUTHENTICATE EXTERNAL ="),
-        ("b", "SELECT INBOX"),
-        ("c", "UID FETCH 1:* (BODY.PEEK[])"),
-    ] {
-        s.get_mut()
-            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        loop {
-            let l = line(&mut s).await?;
-            if let Some(n) = literal_len(&l) {
-                let mut body = vec![0; n];
-                s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-                messages.push(body);
-                continue;
-            }
-            if let Some(rest) = l.strip_prefix(&format!("{tag} ")) {
-                if rest.starts_with("OK") {
-                    break;
-                }
-                return Err(l);
-            }
-        }
-    }
-    Ok(messages)
-}
-
-/// `{N}` at the end of a response line announces N bytes.
-fn literal_len(l: &str) -> Option<usize> {
-    l.trim_end()
-        .strip_suffix('}')
-        .and_then(|s| s.rsplit_once('{'))
-        .and_then(|(_, n)| n.parse().ok())
-}
-
-async fn line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<String, String> {
-    let mut l = String::new();
-    match r.read_line(&mut l).await {
-        Ok(0) => Err("connection closed".into()),
-        Ok(_) => Ok(l),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-async fn tagged<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R, tag: &str) -> Result<(), String> {
-    loop {
-        let l = line(r).await?;
-        if let Some(rest) = l.strip_prefix(&format!("{tag} ")) {
-            return if rest.starts_with("OK") {
-                Ok(())
-            } else {
-                Err(l)
-            };
-        }
-    }
-}
