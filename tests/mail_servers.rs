@@ -97,6 +97,11 @@ async fn read_and_file(c: &mut ImapClient) -> Vec<Vec<u8>> {
 
 /// The sample PPS to `to`, acknowledgements asked.
 fn message(to: &str, id: u128) -> BuiltMessage {
+    message_from(SENDER, to, id)
+}
+
+/// The sample PPS from `from` to `to`, acknowledgements asked.
+fn message_from(from: &str, to: &str, id: u128) -> BuiltMessage {
     let s = sample_pps(None).unwrap();
     build_message(
         &Outgoing {
@@ -104,7 +109,7 @@ fn message(to: &str, id: u128) -> BuiltMessage {
             cda: &s.cda,
             submission: &s.submission,
             pdf: None,
-            from: SENDER,
+            from,
             to: Recipients::Professionals(vec![to.into()]),
             body: "PPS",
             ack: true,
@@ -117,7 +122,7 @@ fn message(to: &str, id: u128) -> BuiltMessage {
             max_bytes: DEFAULT_MAX_BYTES,
             sender: Sender {
                 software: "test".into(),
-                contact: SENDER.into(),
+                contact: from.into(),
             },
         },
     )
@@ -434,6 +439,93 @@ async fn daemon_sends_through_postfix_and_follows_its_dsns_through_dovecot() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(srv.maildir_folder(SENDER, DEFAULT_DONE_FOLDER).len(), 2);
+    assert!(srv.maildir(SENDER).is_empty());
+    d.shutdown().await;
+}
+
+/// The daemon receiving: a professional's software sends the sample PPS through Postfix to the structure's
+/// mailbox; the daemon's reader takes it from Dovecot into `GET /v1/mss/inbox` (documents readable) and files it in
+/// the done folder; `POST /v1/mss/inbox/{id}/ack` sends the MDN through Postfix back to the sender, whose software
+/// reads it (with Postfix's success DSN) as read.
+#[tokio::test]
+async fn daemon_receives_a_pps_through_dovecot_and_acknowledges_it_through_postfix() {
+    if !servers::can_run(
+        "daemon_receives_a_pps_through_dovecot_and_acknowledges_it_through_postfix",
+    ) {
+        return;
+    }
+    let srv = MailServers::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::sandbox_config(dir.path());
+    config.mss.smtp_host = Some("localhost".into());
+    config.mss.smtp_port = Some(srv.smtp_port);
+    config.mss.imap_host = Some("localhost".into());
+    config.mss.imap_port = Some(srv.imap_port);
+    config.mss.from = Some(SENDER.into());
+    config.mss.nil = Some("SEGUR-TEST".into());
+    let d = common::start(config).await;
+    let base = format!("http://{}", d.api_addr);
+
+    let pps = message_from(RECIPIENT, SENDER, 20);
+    transport(
+        srv.smtp_port,
+        Some(testpki::auth_cli()),
+        SmtpAuth::CertificateOnly,
+    )
+    .submit(&pps)
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", srv.logs()));
+    let mut listed = Value::Null;
+    for _ in 0..400 {
+        listed = get(&base, "/v1/mss/inbox").await;
+        if !listed["messages"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = &listed["messages"][0];
+    assert_eq!(received["status"], "received", "{listed}\n{}", srv.logs());
+    assert_eq!(received["from"], RECIPIENT);
+    let id = received["id"].as_str().unwrap();
+    let full = get(&base, &format!("/v1/mss/inbox/{id}")).await;
+    let cda = full["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["mime_type"] == "text/xml")
+        .expect("the CDA");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cda["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(bytes, sample_pps(None).unwrap().cda.xml().as_bytes());
+    assert_eq!(cda["hash_ok"], true);
+
+    let (s, a) = post(&base, &format!("/v1/mss/inbox/{id}/ack"), json!({})).await;
+    assert_eq!((s, a["mdn_sent"].as_bool()), (200, Some(true)), "{a}");
+    // The sender's mailbox: Postfix's success DSN for the PPS, then the daemon's MDN (sent from `<>`: no DSN).
+    srv.wait_for(RECIPIENT, 2).await;
+    let mut sender_app = connect(&srv, testpki::auth_cli()).await;
+    let reports = read_and_file(&mut sender_app).await;
+    sender_app.logout().await;
+    assert_eq!(reports.len(), 2, "{}", srv.logs());
+    assert_eq!(status_of(&reports, &pps), MessageStatus::Read);
+    assert!(
+        reports
+            .iter()
+            .filter_map(|r| parse_report(r).ok())
+            .any(|r| matches!(r, Report::Mdn(_))),
+        "an MDN among {} reports",
+        reports.len()
+    );
+    // The daemon filed the received message; nothing was deleted.
+    for _ in 0..100 {
+        if srv.maildir_folder(SENDER, DEFAULT_DONE_FOLDER).len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(srv.maildir_folder(SENDER, DEFAULT_DONE_FOLDER).len(), 1);
     assert!(srv.maildir(SENDER).is_empty());
     d.shutdown().await;
 }
