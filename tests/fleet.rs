@@ -115,7 +115,8 @@ async fn two_daemons_on_one_postgres_send_each_document_once() {
         if counts == vec![("done".to_string(), N as i64)] {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{counts:?}");
+        // A hang guard, not a speed test (benches/outbox.rs measures): ≈ 30 s here on the 2-core CI machine.
+        assert!(started.elapsed() < Duration::from_secs(240), "{counts:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("{N} jobs through two daemons in {:?}", started.elapsed());

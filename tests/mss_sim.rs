@@ -267,3 +267,33 @@ async fn an_unreachable_server_is_transient() {
         .expect_err("down");
     assert!(err.is_transient(), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_resent_message_id_is_accepted_but_delivered_once() {
+    let sim = sim().await;
+    let t = transport(&sim, Some(testpki::auth_cli()), SmtpAuth::CertificateOnly);
+    let m = message("dr.martin@medecin.test.mssante.fr", 40);
+    let first = t.submit(&m).await.expect("first");
+    let again = t.submit(&m).await.expect("resend accepted");
+    assert!(again.reply.starts_with("250"), "{again:?}");
+    assert_eq!(first.reply, again.reply);
+    assert_eq!(
+        sim.boxes
+            .messages("dr.martin@medecin.test.mssante.fr")
+            .len(),
+        1
+    );
+    assert_eq!(sim.boxes.duplicates(), 1);
+    // Reports are not produced twice either (one DSN, one MDN).
+    assert_eq!(sim.boxes.messages(FROM).len(), 2);
+    // Another Message-ID from the same sender is delivered.
+    t.submit(&message("dr.martin@medecin.test.mssante.fr", 41))
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.boxes
+            .messages("dr.martin@medecin.test.mssante.fr")
+            .len(),
+        2
+    );
+}

@@ -247,7 +247,9 @@ pub(super) async fn send(
     .map_err(|e| message_error(&e))?;
     let mut row = MssMessageRow {
         id: id.to_string(),
-        job_id: String::new(),
+        // `job_id` is UNIQUE: a placeholder of its own until the job exists (an empty one made concurrent sends
+        // collide with 503 store errors).
+        job_id: format!("pending-{id}"),
         document_id: doc.id.clone(),
         message_id: built.message_id.trim_matches(['<', '>']).to_owned(),
         sender: built.from.clone(),

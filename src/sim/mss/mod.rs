@@ -15,6 +15,9 @@
 //!   from its recipient, unless the recipient's local part starts with `noack` (a recipient software that never
 //!   acknowledges).
 //!
+//! - A resubmission of a `Message-ID` the same sender already had delivered is accepted (`250`) but neither
+//!   delivered nor reported again; [`Mailboxes::duplicates`] counts them.
+//!
 //! Choices where the spec is silent: mailboxes are created on first delivery; the sender address is not tied to
 //! the certificate; the size limit is the MSSanté default (25 MB).
 

@@ -29,6 +29,9 @@ pub struct SmtpSim {
     /// XOAUTH2 token check (the PSC simulator's tokens).
     pub tokens: TokenCheck,
     tls: Arc<rustls::ServerConfig>,
+    /// Pause between storing a message and saying `250` (crash tests: widens the window where the client has not
+    /// yet recorded the acceptance).
+    accept_delay: std::time::Duration,
 }
 
 impl std::fmt::Debug for SmtpSim {
@@ -66,7 +69,14 @@ impl SmtpSim {
             mailboxes,
             tokens,
             tls: server_tls(crate::pki::testpki::server(), crate::pki::testpki::roots())?,
+            accept_delay: std::time::Duration::ZERO,
         })
+    }
+
+    /// Waits `delay` after storing each message before answering `250`.
+    pub fn with_accept_delay(mut self, delay: std::time::Duration) -> Self {
+        self.accept_delay = delay;
+        self
     }
 
     /// Listens on `addr` (port 0 = any free port).
@@ -221,6 +231,9 @@ impl SmtpSim {
                         Some(bytes) => {
                             let sender = from.take().unwrap_or_default();
                             self.deliver(&sender, envid.take(), &std::mem::take(&mut rcpts), bytes);
+                            if !self.accept_delay.is_zero() {
+                                tokio::time::sleep(self.accept_delay).await;
+                            }
                             "250 2.0.0 Ok: queued\r\n".into()
                         }
                         None => {
@@ -263,6 +276,11 @@ impl SmtpSim {
             .map(|v| v.trim_matches(['<', '>', ' ']).to_owned())
             .unwrap_or_default();
         let subject = header_value(&headers, "subject").unwrap_or_default();
+        // A resend of a delivered Message-ID (a client that crashed before recording the `250`): accepted, not
+        // delivered twice (as an operator's duplicate suppression would), counted for the tests.
+        if !self.mailboxes.first_delivery(from, &message_id) {
+            return;
+        }
         let mut dsn = Vec::new();
         for (addr, notify) in rcpts {
             let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
