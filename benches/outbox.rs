@@ -8,6 +8,9 @@
 //! Client and simulator share this process and the machine's cores.
 //!
 //! Run: `cargo bench --bench outbox` (needs `xmllint`). Target: ≥ 300 jobs/s on SQLite.
+//! Then the same on PostgreSQL when one is available (`SEGUR_TEST_PG_URL`, or a throw-away cluster of Debian's
+//! `postgresql` on loopback, see `segur_gateway::store::testpg`): everything the store holds is there, the sandbox
+//! DMP simulator's documents included.
 
 use segur_gateway::cda::{self, DocumentIds, PpsDocument, SchemaError, SchemaValidator};
 use segur_gateway::config::{Config, Loaded};
@@ -95,7 +98,7 @@ async fn prepare(c: &Config, http: &reqwest::Client) -> Vec<String> {
     let first_id = v["document_id"].as_str().unwrap().to_string();
     d.shutdown().await;
 
-    let store = Store::open_sqlite(&c.store.path).await.unwrap();
+    let store = Store::open(&c.store).await.unwrap();
     let first = store.document(&first_id).await.unwrap();
     let plan: PpsDocument = serde_json::from_str(&first.plan).unwrap();
     let built_at = time::OffsetDateTime::parse(
@@ -132,10 +135,28 @@ async fn main() {
     segur_gateway::pki::tls::install_default_provider();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path());
-    let docs = prepare(&c, &http).await;
+    run(&config(dir.path()), &http, "SQLite, synchronous=FULL").await;
 
-    let d = start(&c).await;
+    // PostgreSQL (fleet mode): a cluster of its own with the server's durable defaults (fsync, synchronous_commit).
+    let Some(cluster) = segur_gateway::store::testpg::start(true) else {
+        println!("PostgreSQL not available: its run is skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.store.url = Some(Secret::new(cluster.fresh_database().await));
+    run(
+        &c,
+        &http,
+        "PostgreSQL on loopback, fsync + synchronous_commit on",
+    )
+    .await;
+}
+
+async fn run(c: &Config, http: &reqwest::Client, backend: &str) {
+    let docs = prepare(c, http).await;
+
+    let d = start(c).await;
     let base = format!("http://{}", d.api_addr);
     let t = Instant::now();
     for chunk in docs.chunks(16) {
@@ -165,12 +186,12 @@ async fn main() {
     }
     let total = t.elapsed();
     println!(
-        "{N} jobs accepted (durable insert, 202) in {:.2} s = {:.0} jobs/s",
+        "{N} jobs accepted (durable insert, 202; {backend}) in {:.2} s = {:.0} jobs/s",
         accepted.as_secs_f64(),
         N as f64 / accepted.as_secs_f64()
     );
     println!(
-        "{N} PPS pushed to the DMP simulator end to end (SQLite, synchronous=FULL, {} workers) in {:.2} s = {:.0} jobs/s",
+        "{N} PPS pushed to the DMP simulator end to end ({backend}, {} workers) in {:.2} s = {:.0} jobs/s",
         c.outbox.workers,
         total.as_secs_f64(),
         N as f64 / total.as_secs_f64()

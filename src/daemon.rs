@@ -192,7 +192,7 @@ impl Daemon {
         let watched = certs.watched();
         log_expiry(&watched, config);
 
-        let store = Store::open_sqlite(&config.store.path).await?;
+        let store = Store::open(&config.store).await?;
         check_data_dir(&config.store.path)?;
         let finess = Arc::new(api::finess::FinessState::default());
         let sims = if sandbox {
@@ -364,6 +364,7 @@ impl Daemon {
             api = %api_addr,
             sandbox,
             simulators = sims.as_ref().map_or(0, |s| s.sims.len()),
+            store = state.store.backend_name(),
             "segur gateway ready"
         );
         Ok(Daemon {

@@ -459,3 +459,42 @@ fn audit_verify_export_and_tampering() {
     assert_eq!(o.status.code(), Some(1), "{out} {err}");
     assert!(err.contains("TAMPERED at row 1"), "{err}");
 }
+
+#[test]
+fn audit_verify_on_postgres_catches_an_edit() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(cluster) = segur_gateway::store::testpg::shared() else {
+        return;
+    };
+    let url = rt.block_on(cluster.fresh_database());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let env = [
+        ("SEGUR_STORE__PATH", db.to_str().unwrap()),
+        ("SEGUR_STORE__URL", url.as_str()),
+    ];
+    for name in ["dui", "other"] {
+        assert!(segur(&["apikey", "create", name], &env).status.success());
+    }
+    let o = segur(&["audit", "verify"], &env);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out} {err}");
+    assert!(out.contains("intact: 2 rows"), "{out}");
+    assert!(!db.exists(), "everything went to PostgreSQL");
+    let (list, _) = text(&segur(&["apikey", "list"], &env));
+    assert!(list.contains("other"), "{list}");
+
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        for sql in [
+            "ALTER TABLE audit DISABLE TRIGGER audit_no_update",
+            "UPDATE audit SET subject = 'someone-else' WHERE id = 1",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+    });
+    let o = segur(&["audit", "verify"], &env);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out} {err}");
+    assert!(err.contains("TAMPERED at row 1"), "{err}");
+}

@@ -105,7 +105,23 @@ async fn send(base: &str, document_id: &str) -> Value {
 #[tokio::test]
 async fn pps_to_the_dmp_then_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(sandbox_config(dir.path())).await;
+    pps_to_the_dmp_then_replaced_on(sandbox_config(dir.path())).await;
+}
+
+#[tokio::test]
+async fn pps_to_the_dmp_then_replaced_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(config) = common::pg_config(dir.path()).await {
+        pps_to_the_dmp_then_replaced_on(config).await;
+        assert!(
+            !dir.path().join("segur.db").exists(),
+            "the store is PostgreSQL"
+        );
+    }
+}
+
+async fn pps_to_the_dmp_then_replaced_on(config: segur_gateway::config::Config) {
+    let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
     let id = person(&base, adrun(), true).await;
 

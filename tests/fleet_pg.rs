@@ -2,124 +2,23 @@
 //! daemons run — share one queue; every job is processed exactly once. The audit chain stays intact with two
 //! writers and catches an edit.
 //!
-//! PostgreSQL: `SEGUR_TEST_PG_URL` when set; otherwise a throw-away cluster (`initdb` + `pg_ctl` of Debian's
-//! `postgresql`, run as the `postgres` user when the tests run as root) on a free loopback port. Without
-//! PostgreSQL the tests are skipped, unless `SEGUR_REQUIRE_PG=1` (set by `scripts/test`).
+//! PostgreSQL: [`segur_gateway::store::testpg`] (`SEGUR_TEST_PG_URL`, or a throw-away cluster on loopback), one
+//! database per test. Without PostgreSQL the tests are skipped, unless `SEGUR_REQUIRE_PG=1` (set by
+//! `scripts/test`).
 
 use segur_gateway::ins::transport::BoxFuture;
 use segur_gateway::outbox::{JobHandler, Outbox, Outcome, Registry, Settings, Submit};
 use segur_gateway::store::audit::AuditEntry;
 use segur_gateway::store::outbox::{Enqueued, JobRow};
 use segur_gateway::store::pg::PgStore;
+use segur_gateway::store::testpg;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Cluster {
-    _dir: Option<tempfile::TempDir>,
-    data: Option<PathBuf>,
-    url: String,
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-fn pg_bin(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<PathBuf> = rd.flatten().map(|e| e.path().join("bin")).collect();
-        versions.sort();
-        dirs.extend(versions.into_iter().rev());
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-fn run_pg(bin: &Path, args: &[&str]) -> bool {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    cmd.args(args).status().is_ok_and(|s| s.success())
-}
-
-fn cluster() -> Option<Cluster> {
-    if let Ok(url) = std::env::var("SEGUR_TEST_PG_URL") {
-        return Some(Cluster {
-            _dir: None,
-            data: None,
-            url,
-        });
-    }
-    let required = std::env::var("SEGUR_REQUIRE_PG").is_ok_and(|v| v == "1");
-    let (Some(initdb), Some(_)) = (pg_bin("initdb"), pg_bin("pg_ctl")) else {
-        assert!(!required, "SEGUR_REQUIRE_PG=1 but no initdb/pg_ctl found");
-        eprintln!("PostgreSQL not installed: fleet tests skipped");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    if is_root() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(
-            Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&data)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    let d = data.to_str().unwrap();
-    assert!(
-        run_pg(
-            &initdb,
-            &["-D", d, "-A", "trust", "-U", "segur", "--no-sync"]
-        ),
-        "initdb"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let opts = format!("-c listen_addresses=127.0.0.1 -p {port} -k {d}");
-    let log = format!("{d}/log");
-    assert!(
-        run_pg(
-            &pg_bin("pg_ctl").unwrap(),
-            &["-D", d, "-o", &opts, "-l", &log, "-w", "start"]
-        ),
-        "pg_ctl start"
-    );
-    Some(Cluster {
-        _dir: Some(dir),
-        data: Some(data),
-        url: format!("postgres://segur@127.0.0.1:{port}/postgres"),
-    })
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let (Some(data), Some(pg_ctl)) = (&self.data, pg_bin("pg_ctl")) {
-            run_pg(
-                &pg_ctl,
-                &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
-            );
-        }
-    }
+/// A fresh database on the process's throw-away PostgreSQL, or `None` (skipped) without PostgreSQL.
+async fn database() -> Option<String> {
+    Some(testpg::shared()?.fresh_database().await)
 }
 
 /// Records which engine ran which job.
@@ -181,10 +80,12 @@ async fn engine(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_share_one_queue_each_job_runs_once() {
-    let Some(c) = cluster() else { return };
+    let Some(url) = database().await else {
+        return;
+    };
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (pg_a, a) = engine(&c.url, "daemon-a", &seen).await;
-    let (_pg_b, b) = engine(&c.url, "daemon-b", &seen).await;
+    let (pg_a, a) = engine(&url, "daemon-a", &seen).await;
+    let (_pg_b, b) = engine(&url, "daemon-b", &seen).await;
     const N: usize = 1000;
     for i in 0..N {
         let ob = if i % 2 == 0 { &a } else { &b };
@@ -232,9 +133,11 @@ async fn two_daemons_share_one_queue_each_job_runs_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_chain_with_two_writers_then_an_edit_is_caught() {
-    let Some(c) = cluster() else { return };
-    let a = PgStore::open(&c.url, 3).await.unwrap();
-    let b = PgStore::open(&c.url, 3).await.unwrap();
+    let Some(url) = database().await else {
+        return;
+    };
+    let a = PgStore::open(&url, 3).await.unwrap();
+    let b = PgStore::open(&url, 3).await.unwrap();
     let entry = |who: &str, i: usize| AuditEntry {
         actor: who.into(),
         action: "test".into(),
@@ -261,7 +164,7 @@ async fn audit_chain_with_two_writers_then_an_edit_is_caught() {
     let r = a.audit_verify().await.unwrap();
     assert_eq!((r.rows, r.broken.clone()), (200, None), "{r:?}");
 
-    let raw = sqlx::PgPool::connect(&c.url).await.unwrap();
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
     let subject: String = sqlx::query_scalar("SELECT subject FROM audit WHERE id = 7")
         .fetch_one(&raw)
         .await

@@ -169,7 +169,23 @@ async fn cnam_test_identities_through_the_daemon() {
 #[tokio::test]
 async fn person_statuses_follow_the_rniv_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(sandbox_config(dir.path())).await;
+    person_statuses_follow_the_rniv_rules_on(sandbox_config(dir.path())).await;
+}
+
+#[tokio::test]
+async fn person_statuses_follow_the_rniv_rules_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(config) = common::pg_config(dir.path()).await {
+        person_statuses_follow_the_rniv_rules_on(config).await;
+        assert!(
+            !dir.path().join("segur.db").exists(),
+            "the store is PostgreSQL"
+        );
+    }
+}
+
+async fn person_statuses_follow_the_rniv_rules_on(config: segur_gateway::config::Config) {
+    let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
 
     let (s, p) = post(

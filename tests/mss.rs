@@ -98,7 +98,25 @@ async fn wait_status(base: &str, id: &str, want: &str) -> Value {
 #[tokio::test]
 async fn pps_to_a_professional_and_to_the_patient_then_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(sandbox_config(dir.path())).await;
+    pps_to_a_professional_and_to_the_patient_then_acknowledged_on(sandbox_config(dir.path())).await;
+}
+
+#[tokio::test]
+async fn pps_to_a_professional_and_to_the_patient_then_acknowledged_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(config) = common::pg_config(dir.path()).await {
+        pps_to_a_professional_and_to_the_patient_then_acknowledged_on(config).await;
+        assert!(
+            !dir.path().join("segur.db").exists(),
+            "the store is PostgreSQL"
+        );
+    }
+}
+
+async fn pps_to_a_professional_and_to_the_patient_then_acknowledged_on(
+    config: segur_gateway::config::Config,
+) {
+    let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
     let (person, doc) = qual_person_with_pps(&base).await;
 
@@ -272,7 +290,26 @@ async fn bad_requests_are_typed_errors() {
 #[tokio::test]
 async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(sandbox_config(dir.path())).await;
+    a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(sandbox_config(dir.path()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(config) = common::pg_config(dir.path()).await {
+        a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(config).await;
+        assert!(
+            !dir.path().join("segur.db").exists(),
+            "the store is PostgreSQL"
+        );
+    }
+}
+
+async fn a_received_xdm_message_lands_in_the_inbox_and_is_acknowledged_on(
+    config: segur_gateway::config::Config,
+) {
+    let d = start(config).await;
     let base = format!("http://{}", d.api_addr);
     let (_, doc) = qual_person_with_pps(&base).await;
     // Sent to the gateway's own application mailbox: it comes back as a received message.

@@ -282,7 +282,22 @@ async fn permanent_refusal_fails_at_once_and_retry_and_cancel_follow_the_rules()
 #[tokio::test]
 async fn idempotency_key_same_body_same_job_other_body_409() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::sandbox_config(dir.path());
+    idempotency_on(common::sandbox_config(dir.path())).await;
+}
+
+#[tokio::test]
+async fn idempotency_key_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(config) = common::pg_config(dir.path()).await {
+        idempotency_on(config).await;
+        assert!(
+            !dir.path().join("segur.db").exists(),
+            "the store is PostgreSQL"
+        );
+    }
+}
+
+async fn idempotency_on(config: segur_gateway::config::Config) {
     let docs = documents(&config, 2).await;
     let d = start(config).await;
     let base = format!("http://{}", d.api_addr);

@@ -48,7 +48,7 @@ pub fn since_text(s: &str) -> anyhow::Result<String> {
 pub fn run(cmd: AuditCmd, config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(config)?;
     super::runtime()?.block_on(async move {
-        let store = crate::store::Store::open_sqlite(&loaded.config.store.path).await?;
+        let store = crate::store::Store::open(&loaded.config.store).await?;
         let code = match cmd {
             AuditCmd::Verify => {
                 let r = store.audit_verify().await?;

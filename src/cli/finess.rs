@@ -109,7 +109,7 @@ pub fn run(cmd: FinessCmd, config: Option<&std::path::Path>) -> anyhow::Result<E
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let report = super::runtime()?.block_on(async {
-                let store = crate::store::Store::open_sqlite(&loaded.config.store.path).await?;
+                let store = crate::store::Store::open(&loaded.config.store).await?;
                 let r = load::import(&store, inputs, Some(&pb)).await;
                 store.close().await;
                 anyhow::Ok(r?)
@@ -152,7 +152,7 @@ pub fn run(cmd: FinessCmd, config: Option<&std::path::Path>) -> anyhow::Result<E
             };
             let loaded = super::load_config(config)?;
             let index = super::runtime()?.block_on(async {
-                let store = crate::store::Store::open_sqlite(&loaded.config.store.path).await?;
+                let store = crate::store::Store::open(&loaded.config.store).await?;
                 let r = load::load_index(&store).await;
                 store.close().await;
                 anyhow::Ok(r?)

@@ -259,7 +259,7 @@ async fn wait_for_signal() {
 }
 
 async fn apikey(cmd: ApikeyCmd, config: &Config) -> anyhow::Result<()> {
-    let store = crate::store::Store::open_sqlite(&config.store.path).await?;
+    let store = crate::store::Store::open(&config.store).await?;
     let audit = |action: &str, name: &str| crate::store::audit::AuditEntry {
         actor: "cli".into(),
         action: action.into(),

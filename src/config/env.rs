@@ -4,7 +4,7 @@ use super::{Config, ConfigError};
 
 const PREFIX: &str = "SEGUR_";
 const SECTIONS: &[&str] = &[
-    "api", "store", "pki", "ins", "psc", "finess", "dmp", "mss", "sandbox",
+    "api", "store", "pki", "ins", "psc", "finess", "dmp", "mss", "outbox", "sandbox",
 ];
 
 /// Applies the overrides found in `vars` to `table` and deserialises the result.

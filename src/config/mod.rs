@@ -88,14 +88,20 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// SQLite database file; its directory is created when missing.
+    /// SQLite database file; its directory is created when missing. With `url` set, the directory still holds
+    /// this daemon's own files (instance id, sandbox API key) and the file itself is not used.
     pub path: PathBuf,
+    /// Fleet mode: a PostgreSQL database (`postgres://user:password@host:port/database`) holding everything the
+    /// store keeps, shared by several daemons. Holds a password: prefer the environment (`SEGUR_STORE__URL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("data/segur.db"),
+            url: None,
         }
     }
 }
@@ -535,6 +541,16 @@ impl Config {
             return Err(invalid(
                 "api.tls_key",
                 "api.tls_cert and api.tls_key go together".into(),
+            ));
+        }
+        if let Some(url) = &self.store.url
+            && !["postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.expose().starts_with(p))
+        {
+            return Err(invalid(
+                "store.url",
+                "a PostgreSQL URL (postgres://user@host:port/database)".into(),
             ));
         }
         if self.outbox.workers == 0 || self.outbox.workers > 256 {

@@ -172,3 +172,32 @@ fn psc_section_is_checked_and_overridable() {
     let err = load("[psc]\nclient_auth = \"jwt\"\n", &[]).unwrap_err();
     assert_eq!(err.key(), Some("psc.client_auth"), "{err}");
 }
+
+#[test]
+fn store_url_from_the_environment_is_a_masked_postgres_url() {
+    let c = load(
+        "",
+        &[(
+            "SEGUR_STORE__URL",
+            "postgres://segur:pw@127.0.0.1:5432/segur",
+        )],
+    )
+    .unwrap();
+    c.validate().unwrap();
+    let url = c.store.url.as_ref().unwrap();
+    assert_eq!(url.expose(), "postgres://segur:pw@127.0.0.1:5432/segur");
+    assert!(
+        !format!("{c:?}").contains("pw@"),
+        "the password stays out of Debug"
+    );
+    assert!(!toml::to_string(&c).unwrap().contains("pw@"));
+    let bad = load("[store]\nurl = \"mysql://x\"\n", &[]).unwrap_err();
+    assert_eq!(bad.key(), Some("store.url"));
+    assert!(!toml::to_string(&Config::default()).unwrap().contains("url"));
+}
+
+#[test]
+fn outbox_keys_can_come_from_the_environment() {
+    let c = load("", &[("SEGUR_OUTBOX__WORKERS", "7")]).unwrap();
+    assert_eq!(c.outbox.workers, 7);
+}

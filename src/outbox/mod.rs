@@ -4,8 +4,11 @@
 //! - **Kinds.** A job has a `kind`; a [`Registry`] maps each kind to a [`JobHandler`] that runs one attempt and
 //!   says whether it succeeded, failed for good, or failed transiently. `dmp_push` ([`dmp::DmpPush`]) is the
 //!   first kind.
-//! - **Durability.** The insert is a single SQLite transaction in WAL mode with `synchronous = FULL`: committed means
-//!   fsync'd. Nothing is kept in memory that a crash could lose.
+//! - **Durability.** A job insert is committed in WAL mode with `synchronous = FULL` (fsync'd) before the API
+//!   answers; concurrent inserts share one transaction and one fsync ([`group`]). Claims and outcomes are committed
+//!   without their own fsync (`synchronous = NORMAL`, see `store::outbox`): they survive the daemon being killed,
+//!   and the next fsync'd commit makes them durable too; a crash of the machine itself may undo the last ones,
+//!   which at worst sends a job once more, recognised as a resend (below). Nothing accepted is kept only in memory.
 //! - **Claims and leases.** A worker claims the job due first, which moves it to `sending` under the worker's name
 //!   until `lease_until` (`outbox.lease_secs`) and counts an attempt. Its outcome is written only while it still
 //!   holds the lease. A job whose lease ran out (daemon killed) is claimed again. At start the daemon also
@@ -26,6 +29,7 @@
 
 pub mod backoff;
 pub mod dmp;
+mod group;
 pub mod mss;
 pub mod queue;
 
@@ -169,6 +173,7 @@ impl Default for OutboxMetrics {
 
 struct Inner {
     store: Queue,
+    inserter: group::Inserter,
     registry: Registry,
     settings: Settings,
     audit: Option<AuditLog>,
@@ -253,6 +258,7 @@ impl Outbox {
         let owner = format!("{node}:{}", uuid::Uuid::new_v4().simple());
         let workers = settings.workers;
         let inner = Arc::new(Inner {
+            inserter: group::Inserter::start(store.clone()),
             store,
             registry,
             settings,
@@ -293,15 +299,10 @@ impl Outbox {
                 .idempotency
                 .map(|(caller, key, body)| (format!("{caller}\u{1f}{key}"), request_hash(&body))),
         };
-        let r = self
-            .inner
-            .store
-            .enqueue(&job, OffsetDateTime::now_utc())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => EnqueueError::KeyReused,
-                other => EnqueueError::Store(other),
-            })?;
+        let r = self.inner.inserter.insert(job).await.map_err(|e| match e {
+            StoreError::Conflict(_) => EnqueueError::KeyReused,
+            other => EnqueueError::Store(other),
+        })?;
         self.inner.wake.notify_waiters();
         Ok(r)
     }

@@ -16,8 +16,12 @@ pub enum Queue {
 }
 
 impl From<Store> for Queue {
+    /// The store's own backend: a [`Store`] opened on PostgreSQL gives its PostgreSQL tables.
     fn from(s: Store) -> Self {
-        Queue::Sqlite(s)
+        match s.postgres() {
+            Some(pg) => Queue::Postgres(pg.clone()),
+            None => Queue::Sqlite(s),
+        }
     }
 }
 
@@ -33,6 +37,24 @@ impl Queue {
         match self {
             Queue::Sqlite(s) => s.enqueue(job, now).await,
             Queue::Postgres(p) => p.enqueue(job, now).await,
+        }
+    }
+
+    /// Inserts several jobs, one answer each (SQLite: one transaction, one fsync; PostgreSQL: one by one).
+    pub async fn enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+        match self {
+            Queue::Sqlite(s) => s.enqueue_many(jobs, now).await,
+            Queue::Postgres(p) => {
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    answers.push(p.enqueue(job, now).await);
+                }
+                Ok(answers)
+            }
         }
     }
 

@@ -239,3 +239,56 @@ async fn cancelled_job_is_never_sent() {
     assert_eq!(store.job("j1").await.unwrap().status, "cancelled");
     ob.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_inserts_share_commits_and_keep_per_job_answers() {
+    // Handler never runs these jobs to completion before the checks: they may be claimed, that is all.
+    let (_dir, store, ob) = setup(Scripted::new(vec![]), 3).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let ob = ob.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = match i % 3 {
+                0 => submit(Some(("same", b"body"))),
+                1 => submit(None),
+                _ if i == 2 => submit(Some(("same", b"other body"))),
+                _ => submit(Some((Box::leak(format!("k{i}").into_boxed_str()), b"b"))),
+            };
+            (i, ob.enqueue(s).await)
+        }));
+    }
+    let mut same = std::collections::HashSet::new();
+    let (mut new, mut reused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Ok(Enqueued::New(id))) | (i, Ok(Enqueued::Existing(id))) if i % 3 == 0 => {
+                same.insert(id);
+            }
+            (_, Ok(Enqueued::New(_))) => new += 1,
+            (2, Err(EnqueueError::KeyReused)) => reused += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    // One job for the 20 requests with one key and body, one conflict, a new job for every other request.
+    assert_eq!(same.len(), 1);
+    assert_eq!((new, reused), (39, 1));
+    assert_eq!(store.jobs(None, 1000).await.unwrap().len(), 40);
+}
+
+#[tokio::test]
+async fn claims_and_outcomes_leave_every_connection_durable() {
+    let handler = Scripted::new(vec![]);
+    let (_dir, store, ob) = setup(handler, 3).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        match ob.enqueue(submit(None)).await.unwrap() {
+            Enqueued::New(id) | Enqueued::Existing(id) => ids.push(id),
+        }
+    }
+    for id in &ids {
+        wait_status(&store, id, "done").await;
+    }
+    ob.shutdown().await;
+    // Claims and outcomes ran with synchronous = NORMAL; every pooled connection must be back to FULL (2).
+    assert_eq!(store.synchronous_modes().await.unwrap(), vec![2; 4]);
+}

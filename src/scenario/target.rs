@@ -127,7 +127,7 @@ async fn import_setup(loaded: &Loaded, scenarios: &[Scenario]) -> anyhow::Result
     if files.is_empty() {
         return Ok(false);
     }
-    let store = crate::store::Store::open_sqlite(&loaded.config.store.path).await?;
+    let store = crate::store::Store::open(&loaded.config.store).await?;
     let r = crate::finess::load::import(&store, files, None).await;
     store.close().await;
     r.context("FINESS setup import")?;

@@ -23,6 +23,7 @@
 //! ≈ 2 700 single-row commits/s, which alone would cap INSi searches near that rate). The hash chain that makes edits detectable
 //! even by someone bypassing the triggers comes with the outbox/audit work.
 
+use super::on_pool;
 use super::{Store, StoreError, now_text};
 use serde::Serialize;
 use serde_json::Value;
@@ -180,7 +181,11 @@ pub fn mask_ins(value: &str) -> String {
 impl Store {
     /// Appends several records in one transaction, chained; returns their ids in order.
     pub async fn audit_batch(&self, entries: &[AuditEntry]) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.sqlite().begin_with("BEGIN IMMEDIATE").await?;
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.audit_batch(entries).await,
+        };
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -243,21 +248,25 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<RecordRow> = sqlx::query_as(concat!(
+        let rows: Vec<RecordRow> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             audit_cols!(),
             " FROM audit WHERE at >= ? AND id > ? ORDER BY id LIMIT ?"
-        ))
+        )))
         .bind(since)
         .bind(after_id)
         .bind(limit)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         Ok(rows.into_iter().map(record).collect())
     }
 
     /// Recomputes the whole chain (see the module documentation).
     pub async fn audit_verify(&self) -> Result<VerifyReport, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.audit_verify().await,
+        };
         let mut report = VerifyReport {
             rows: 0,
             unchained: 0,
@@ -288,7 +297,7 @@ impl Store {
         if report.broken.is_none() {
             let seq: Option<i64> =
                 sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit'")
-                    .fetch_optional(self.sqlite())
+                    .fetch_optional(pool)
                     .await?;
             let last = prev.as_ref().map_or(0, |p| p.0);
             if let Some(seq) = seq
@@ -313,14 +322,14 @@ impl Store {
 
     /// The last `limit` records, newest first.
     pub async fn audit_tail(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<RecordRow> = sqlx::query_as(concat!(
+        let rows: Vec<RecordRow> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             audit_cols!(),
             " FROM audit ORDER BY id DESC LIMIT ?"
-        ))
+        )))
         .bind(limit)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         Ok(rows.into_iter().map(record).collect())
     }
 }
@@ -512,6 +521,7 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::{exec, stores};
 
     #[test]
     fn masks_all_but_four() {
@@ -521,145 +531,142 @@ mod tests {
 
     #[tokio::test]
     async fn append_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sqlite(&dir.path().join("a.db")).await.unwrap();
-        let id = s
-            .audit(&AuditEntry {
-                actor: "dui".into(),
-                action: "ins.search".into(),
-                subject: Some(mask_ins("275126322074974")),
-                outcome: "ok".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let tail = s.audit_tail(10).await.unwrap();
-        assert_eq!(tail[0].id, id);
-        assert_eq!(tail[0].subject.as_deref(), Some("***********4974"));
-        let upd = sqlx::query("UPDATE audit SET outcome = 'x'")
-            .execute(s.sqlite())
-            .await;
-        assert!(upd.unwrap_err().to_string().contains("append-only"));
-        let del = sqlx::query("DELETE FROM audit").execute(s.sqlite()).await;
-        assert!(del.is_err());
-    }
-
-    #[tokio::test]
-    async fn group_commit_keeps_every_entry_in_order_of_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sqlite(&dir.path().join("g.db")).await.unwrap();
-        let log = AuditLog::start(s.clone());
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let log = log.clone();
-            tasks.push(tokio::spawn(async move {
-                log.append(AuditEntry {
-                    actor: format!("a{i}"),
-                    action: "test".into(),
+        for (_dir, s) in stores().await {
+            let id = s
+                .audit(&AuditEntry {
+                    actor: "dui".into(),
+                    action: "ins.search".into(),
+                    subject: Some(mask_ins("275126322074974")),
                     outcome: "ok".into(),
                     ..Default::default()
                 })
                 .await
-                .unwrap()
-            }));
+                .unwrap();
+            let tail = s.audit_tail(10).await.unwrap();
+            assert_eq!(tail[0].id, id);
+            assert_eq!(tail[0].subject.as_deref(), Some("***********4974"));
+            let upd = exec(&s, "UPDATE audit SET outcome = 'x'").await;
+            assert!(upd.unwrap_err().to_string().contains("append-only"));
+            let del = exec(&s, "DELETE FROM audit").await;
+            assert!(del.is_err());
         }
-        let mut ids = Vec::new();
-        for t in tasks {
-            ids.push(t.await.unwrap());
-        }
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 200, "every append got its own id");
-        assert_eq!(s.audit_tail(1000).await.unwrap().len(), 200);
-
-        for i in 0..50 {
-            log.record(AuditEntry {
-                actor: format!("r{i}"),
-                action: "lookup".into(),
-                outcome: "ok".into(),
-                ..Default::default()
-            })
-            .await;
-        }
-        log.flush().await;
-        assert_eq!(
-            s.audit_tail(1000).await.unwrap().len(),
-            250,
-            "flush waits for recorded entries"
-        );
     }
 
-    async fn chained(n: usize) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sqlite(&dir.path().join("c.db")).await.unwrap();
-        for i in 0..n {
-            s.audit(&AuditEntry {
-                actor: format!("a{i}"),
-                action: "test".into(),
-                outcome: "ok".into(),
-                details: Some(serde_json::json!({"i": i})),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+    #[tokio::test]
+    async fn group_commit_keeps_every_entry_in_order_of_ids() {
+        for (_dir, s) in stores().await {
+            let log = AuditLog::start(s.clone());
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let log = log.clone();
+                tasks.push(tokio::spawn(async move {
+                    log.append(AuditEntry {
+                        actor: format!("a{i}"),
+                        action: "test".into(),
+                        outcome: "ok".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                }));
+            }
+            let mut ids = Vec::new();
+            for t in tasks {
+                ids.push(t.await.unwrap());
+            }
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 200, "every append got its own id");
+            assert_eq!(s.audit_tail(1000).await.unwrap().len(), 200);
+
+            for i in 0..50 {
+                log.record(AuditEntry {
+                    actor: format!("r{i}"),
+                    action: "lookup".into(),
+                    outcome: "ok".into(),
+                    ..Default::default()
+                })
+                .await;
+            }
+            log.flush().await;
+            assert_eq!(
+                s.audit_tail(1000).await.unwrap().len(),
+                250,
+                "flush waits for recorded entries"
+            );
         }
-        (dir, s)
+    }
+
+    async fn chained(n: usize) -> Vec<(tempfile::TempDir, Store)> {
+        let all = stores().await;
+        for (_, s) in &all {
+            for i in 0..n {
+                s.audit(&AuditEntry {
+                    actor: format!("a{i}"),
+                    action: "test".into(),
+                    outcome: "ok".into(),
+                    details: Some(serde_json::json!({"i": i})),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+        }
+        all
     }
 
     async fn without_triggers(s: &Store) {
-        for t in ["audit_no_update", "audit_no_delete"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}")))
-                .execute(s.sqlite())
+        if s.backend_name() == "postgres" {
+            exec(s, "ALTER TABLE audit DISABLE TRIGGER audit_no_update")
                 .await
                 .unwrap();
+            return;
         }
+        exec(s, "DROP TRIGGER audit_no_update").await.unwrap();
+        exec(s, "DROP TRIGGER audit_no_delete").await.unwrap();
     }
 
     #[tokio::test]
     async fn an_intact_chain_verifies() {
-        let (_d, s) = chained(5).await;
-        let r = s.audit_verify().await.unwrap();
-        assert_eq!(r.rows, 5);
-        assert_eq!(r.broken, None);
-        assert_eq!(r.head, s.audit_tail(1).await.unwrap()[0].hash);
-        assert_eq!(
-            s.audit_tail(5).await.unwrap()[4].prev_hash.as_deref(),
-            Some(GENESIS)
-        );
+        for (_d, s) in chained(5).await {
+            let r = s.audit_verify().await.unwrap();
+            assert_eq!(r.rows, 5);
+            assert_eq!(r.broken, None);
+            assert_eq!(r.head, s.audit_tail(1).await.unwrap()[0].hash);
+            assert_eq!(
+                s.audit_tail(5).await.unwrap()[4].prev_hash.as_deref(),
+                Some(GENESIS)
+            );
+        }
     }
 
     #[tokio::test]
     async fn verify_catches_an_edited_row() {
-        let (_d, s) = chained(5).await;
-        without_triggers(&s).await;
-        sqlx::query("UPDATE audit SET outcome = 'refused' WHERE id = 3")
-            .execute(s.sqlite())
-            .await
-            .unwrap();
-        let r = s.audit_verify().await.unwrap();
-        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
-        assert!(r.broken.unwrap().1.contains("edited"));
+        for (_d, s) in chained(5).await {
+            without_triggers(&s).await;
+            exec(&s, "UPDATE audit SET outcome = 'refused' WHERE id = 3")
+                .await
+                .unwrap();
+            let r = s.audit_verify().await.unwrap();
+            assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
+            assert!(r.broken.unwrap().1.contains("edited"));
+        }
     }
 
     #[tokio::test]
     async fn verify_catches_deleted_rows_inside_and_at_the_end() {
-        let (_d, s) = chained(5).await;
-        without_triggers(&s).await;
-        sqlx::query("DELETE FROM audit WHERE id = 2")
-            .execute(s.sqlite())
-            .await
-            .unwrap();
-        let r = s.audit_verify().await.unwrap();
-        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
-
-        let (_d, s) = chained(5).await;
-        without_triggers(&s).await;
-        sqlx::query("DELETE FROM audit WHERE id >= 4")
-            .execute(s.sqlite())
-            .await
-            .unwrap();
-        let r = s.audit_verify().await.unwrap();
-        assert_eq!(r.broken.as_ref().map(|b| b.0), Some(4), "{r:?}");
+        for (_d, s) in chained(5).await {
+            without_triggers(&s).await;
+            exec(&s, "DELETE FROM audit WHERE id = 2").await.unwrap();
+            let r = s.audit_verify().await.unwrap();
+            assert_eq!(r.broken.as_ref().map(|b| b.0), Some(3), "{r:?}");
+        }
+        for (_d, s) in chained(5).await {
+            without_triggers(&s).await;
+            exec(&s, "DELETE FROM audit WHERE id >= 4").await.unwrap();
+            let r = s.audit_verify().await.unwrap();
+            assert_eq!(r.broken.as_ref().map(|b| b.0), Some(4), "{r:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! PPS documents and the documents the sandbox DMP simulator holds.
 
+use super::on_pool;
 use super::{Store, StoreError, now_text};
 use serde::Serialize;
 
@@ -118,87 +119,99 @@ macro_rules! sim_cols {
 impl Store {
     /// Inserts a document version.
     pub async fn insert_document(&self, d: &DocumentRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO documents (id, person_id, cda_id, set_id, version, replaces, entry_uuid, plan, pdf, \
-             built_at, xml, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&d.id)
-        .bind(&d.person_id)
-        .bind(&d.cda_id)
-        .bind(&d.set_id)
-        .bind(d.version)
-        .bind(&d.replaces)
-        .bind(&d.entry_uuid)
-        .bind(&d.plan)
-        .bind(&d.pdf)
-        .bind(&d.built_at)
-        .bind(&d.xml)
-        .bind(now_text())
-        .execute(self.sqlite())
-        .await?;
+        on_pool!(self, |p, sql| {
+            sqlx::query(sql(
+                "INSERT INTO documents (id, person_id, cda_id, set_id, version, \
+                 replaces, entry_uuid, plan, pdf, built_at, xml, created_at) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&d.id)
+            .bind(&d.person_id)
+            .bind(&d.cda_id)
+            .bind(&d.set_id)
+            .bind(d.version)
+            .bind(&d.replaces)
+            .bind(&d.entry_uuid)
+            .bind(&d.plan)
+            .bind(&d.pdf)
+            .bind(&d.built_at)
+            .bind(&d.xml)
+            .bind(now_text())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// A document by id.
     pub async fn document(&self, id: &str) -> Result<DocumentRow, StoreError> {
-        let raw: Option<DocRaw> = sqlx::query_as(
-            "SELECT id, person_id, cda_id, set_id, version, replaces, entry_uuid, plan, pdf, built_at, xml \
-             FROM documents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.sqlite())
-        .await?;
+        let raw: Option<DocRaw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT id, person_id, cda_id, set_id, version, replaces, entry_uuid, \
+                 plan, pdf, built_at, xml FROM documents WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
         raw.map(doc)
             .ok_or_else(|| StoreError::NotFound(format!("document {id}")))
     }
 
     /// Whether a later version of the document's set exists.
     pub async fn document_superseded(&self, d: &DocumentRow) -> Result<bool, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE set_id = ? AND version > ?")
-                .bind(&d.set_id)
-                .bind(d.version)
-                .fetch_one(self.sqlite())
-                .await?;
+        let n: i64 = on_pool!(self, |p, sql| sqlx::query_scalar(sql(
+            "SELECT COUNT(*) FROM documents WHERE set_id = ? AND version > ?"
+        ))
+        .bind(&d.set_id)
+        .bind(d.version)
+        .fetch_one(p)
+        .await)?;
         Ok(n > 0)
     }
 
     /// Stores a document received by the simulator; a replacement deprecates the replaced entry in the same
     /// transaction. `Conflict` when the uniqueId is already used.
     pub async fn sim_dmp_insert(&self, d: &SimDocumentRow) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
-        let r = sqlx::query(concat!(
-            "INSERT INTO sim_dmp_documents (",
-            sim_cols!(),
-            ", received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&d.unique_id)
-        .bind(&d.entry_uuid)
-        .bind(&d.patient)
-        .bind(&d.structure_id)
-        .bind(&d.replaces)
-        .bind(&d.status)
-        .bind(&d.metadata)
-        .bind(&d.content)
-        .bind(now_text())
-        .execute(&mut *tx)
-        .await;
-        if let Err(sqlx::Error::Database(e)) = &r
-            && e.is_unique_violation()
-        {
-            return Err(StoreError::Conflict(format!(
-                "uniqueId or entryUUID already used: {}",
-                d.unique_id
-            )));
-        }
-        r?;
-        if let Some(old) = &d.replaces {
-            sqlx::query("UPDATE sim_dmp_documents SET status = 'deprecated' WHERE entry_uuid = ?")
+        on_pool!(self, |p, sql| {
+            let mut tx = p.begin().await?;
+            let r = sqlx::query(sql(concat!(
+                "INSERT INTO sim_dmp_documents (",
+                sim_cols!(),
+                ", received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )))
+            .bind(&d.unique_id)
+            .bind(&d.entry_uuid)
+            .bind(&d.patient)
+            .bind(&d.structure_id)
+            .bind(&d.replaces)
+            .bind(&d.status)
+            .bind(&d.metadata)
+            .bind(&d.content)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await;
+            if let Err(sqlx::Error::Database(e)) = &r
+                && e.is_unique_violation()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "uniqueId or entryUUID already used: {}",
+                    d.unique_id
+                )));
+            }
+            r?;
+            if let Some(old) = &d.replaces {
+                sqlx::query(sql(
+                    "UPDATE sim_dmp_documents SET status = 'deprecated' WHERE entry_uuid \
+                 = ?",
+                ))
                 .bind(old)
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -207,14 +220,14 @@ impl Store {
         &self,
         unique_id: &str,
     ) -> Result<Option<SimDocumentRow>, StoreError> {
-        let raw: Option<SimRaw> = sqlx::query_as(concat!(
+        let raw: Option<SimRaw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             sim_cols!(),
             " FROM sim_dmp_documents WHERE unique_id = ?"
-        ))
+        )))
         .bind(unique_id)
-        .fetch_optional(self.sqlite())
-        .await?;
+        .fetch_optional(p)
+        .await)?;
         Ok(raw.map(sim))
     }
 
@@ -223,14 +236,14 @@ impl Store {
         &self,
         entry_uuid: &str,
     ) -> Result<Option<SimDocumentRow>, StoreError> {
-        let raw: Option<SimRaw> = sqlx::query_as(concat!(
+        let raw: Option<SimRaw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             sim_cols!(),
             " FROM sim_dmp_documents WHERE entry_uuid = ?"
-        ))
+        )))
         .bind(entry_uuid)
-        .fetch_optional(self.sqlite())
-        .await?;
+        .fetch_optional(p)
+        .await)?;
         Ok(raw.map(sim))
     }
 
@@ -239,14 +252,14 @@ impl Store {
         &self,
         patient: &str,
     ) -> Result<Vec<SimDocumentRow>, StoreError> {
-        let raw: Vec<SimRaw> = sqlx::query_as(concat!(
+        let raw: Vec<SimRaw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             sim_cols!(),
             " FROM sim_dmp_documents WHERE patient = ? ORDER BY received_at, rowid"
-        ))
+        )))
         .bind(patient)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         Ok(raw.into_iter().map(sim).collect())
     }
 }

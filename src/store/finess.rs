@@ -1,5 +1,6 @@
 //! FINESS national files of the current generation (see the migration `0003_finess.sql`).
 
+use super::on_pool;
 use super::{Store, StoreError, now_text};
 
 /// One stored national file.
@@ -18,57 +19,70 @@ pub struct StoredFile {
 impl Store {
     /// Replaces the current FINESS generation by `files`, atomically; returns the new generation number.
     pub async fn finess_replace(&self, files: &[StoredFile]) -> Result<i64, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(generation) FROM finess_files")
-            .fetch_one(&mut *tx)
-            .await?;
-        let generation = current.unwrap_or(0) + 1;
-        sqlx::query("DELETE FROM finess_files")
-            .execute(&mut *tx)
-            .await?;
-        let at = now_text();
-        for f in files {
-            sqlx::query(
-                "INSERT INTO finess_files (generation, name, sha256, imported_at, summary, content) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(generation)
-            .bind(&f.name)
-            .bind(&f.sha256)
-            .bind(&at)
-            .bind(f.summary.to_string())
-            .bind(&f.content)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        let generation = on_pool!(self, |p, sql| {
+            let mut tx = p.begin().await?;
+            if self.postgres().is_some() {
+                // Two daemons importing at once: one after the other (SQLite writers are serial already).
+                sqlx::query("LOCK TABLE finess_files IN EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let current: Option<i64> =
+                sqlx::query_scalar(sql("SELECT MAX(generation) FROM finess_files"))
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let generation = current.unwrap_or(0) + 1;
+            sqlx::query(sql("DELETE FROM finess_files"))
+                .execute(&mut *tx)
+                .await?;
+            let at = now_text();
+            for f in files {
+                sqlx::query(sql(
+                    "INSERT INTO finess_files (generation, name, sha256, imported_at, \
+                 summary, content) VALUES (?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(generation)
+                .bind(&f.name)
+                .bind(&f.sha256)
+                .bind(&at)
+                .bind(f.summary.to_string())
+                .bind(&f.content)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            generation
+        });
         Ok(generation)
     }
 
     /// The current generation number, if any import was made.
     pub async fn finess_generation(&self) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MAX(generation) FROM finess_files")
-                .fetch_one(self.sqlite())
-                .await?,
-        )
+        Ok(on_pool!(self, |p, sql| sqlx::query_scalar(sql(
+            "SELECT MAX(generation) FROM finess_files"
+        ))
+        .fetch_one(p)
+        .await)?)
     }
 
     /// SHA-256 of the files of the current generation, in import order.
     pub async fn finess_hashes(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT sha256 FROM finess_files ORDER BY id")
-                .fetch_all(self.sqlite())
-                .await?,
-        )
+        Ok(on_pool!(self, |p, sql| sqlx::query_scalar(sql(
+            "SELECT sha256 FROM finess_files ORDER BY id"
+        ))
+        .fetch_all(p)
+        .await)?)
     }
 
     /// The files of the current generation, in import order.
     pub async fn finess_files(&self) -> Result<(Option<i64>, Vec<StoredFile>), StoreError> {
-        let rows: Vec<(i64, String, String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT generation, name, sha256, summary, content FROM finess_files ORDER BY id",
-        )
-        .fetch_all(self.sqlite())
-        .await?;
+        let rows: Vec<(i64, String, String, String, Vec<u8>)> =
+            on_pool!(self, |p, sql| sqlx::query_as(sql(
+                "SELECT generation, name, sha256, summary, content FROM finess_files \
+                 ORDER BY id"
+            ))
+            .fetch_all(p)
+            .await)?;
         let generation = rows.first().map(|r| r.0);
         let files = rows
             .into_iter()

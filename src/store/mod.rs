@@ -1,9 +1,26 @@
-//! Durable state: SQLite by default (one file, WAL, foreign keys on, migrations embedded and applied at start).
+//! Durable state: SQLite by default (one file, WAL, foreign keys on, migrations embedded and applied at start),
+//! PostgreSQL for the fleet mode (`store.url = "postgres://…"`: several daemons share one database).
 //!
 //! Every query lives in this module behind [`Store`]'s methods, written in SQL both SQLite and PostgreSQL accept
-//! (no `INSERT OR REPLACE`, no SQLite date functions; times are RFC 3339 UTC text produced in Rust), so that the
-//! PostgreSQL backend of the fleet mode can be added as a second `Backend` variant with its own migrations
-//! directory without touching callers. Migrations may use backend-specific DDL (the audit triggers).
+//! (no `INSERT OR REPLACE`, no SQLite date functions; times are RFC 3339 UTC text produced in Rust).
+//!
+//! **Two backends, one `Store`.** [`Store`] holds either a `SqlitePool` or a `PgPool` (a private enum); callers
+//! never see which. Each method runs the same statement text on either pool through the `on_pool!` macro, which
+//! expands the query code once per backend: the SQLite path keeps its statically typed `sqlx::Sqlite` code (the
+//! same queries, binds and pool settings as before: its behaviour and speed are unchanged), and the PostgreSQL
+//! path gets the statement with its `?` placeholders rewritten to `$1, $2…` ([`pg_sql`], converted once per
+//! statement and cached). Why not sqlx's `Any` driver: it would route the SQLite path through a dynamically typed
+//! layer too (every row converted, no `SqliteConnectOptions` for WAL/`synchronous = FULL`), and it does not
+//! rewrite placeholders either. Why not a trait with two implementations: every query would be written twice.
+//! The few statements that differ by dialect are written twice where they are (the outbox claim with
+//! `FOR UPDATE SKIP LOCKED` and the audit chain's sequence row live in [`pg`]; `rowid` ordering, the FINESS import
+//! lock). Migrations are per backend: `migrations/sqlite/` and `migrations/postgres/` (the same tables and
+//! columns; `BIGINT`/`BYTEA`/`BOOLEAN`/identity columns on PostgreSQL; the simulator's table gets an explicit
+//! insertion sequence instead of `rowid`). Several daemons may run the PostgreSQL migrations at once: sqlx holds
+//! an advisory lock while migrating.
+//!
+//! What stays in the data directory (`store.path`'s directory) even on PostgreSQL: the daemon's instance id and
+//! the sandbox API key — per daemon, not shared (the instance id names the daemon's outbox leases).
 
 pub mod apikeys;
 pub mod audit;
@@ -13,6 +30,8 @@ pub mod mss;
 pub mod outbox;
 pub mod persons;
 pub mod pg;
+
+pub mod testpg;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -52,6 +71,69 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(SqlitePool),
+    Postgres(pg::PgStore),
+}
+
+/// The pool of a [`Store`], for the `on_pool!` macro.
+pub(crate) enum Pools<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a sqlx::PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool and `$sql` to a function giving a statement's text in the
+/// backend's placeholder style (`?` as written, or `$n` on PostgreSQL). The body is compiled once per backend.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        match $store.pools() {
+            $crate::store::Pools::Sqlite($pool) => {
+                #[allow(unused_variables)]
+                let $sql = |s: &'static str| -> &'static str { s };
+                $body
+            }
+            $crate::store::Pools::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $sql = $crate::store::pg_sql;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A statement written with `?` placeholders, rewritten for PostgreSQL (`$1`, `$2`… in order; `?` inside quoted
+/// literals left alone). Converted once per distinct statement and kept for the life of the process (statements
+/// are `'static` text from the source, so the cache is bounded by their number).
+pub(crate) fn pg_sql(sql: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(sql)
+        .or_insert_with(|| Box::leak(number_placeholders(sql).into_boxed_str()))
+}
+
+fn number_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Handle on the store; cheap to clone.
@@ -95,13 +177,45 @@ impl Store {
         })
     }
 
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`) and applies the migrations
+    /// (`migrations/postgres/`).
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(pg::PgStore::open(url, PG_CONNECTIONS).await?),
+        })
+    }
+
+    /// Opens the store the configuration names: PostgreSQL when `store.url` is set, the SQLite file `store.path`
+    /// otherwise.
+    pub async fn open(config: &crate::config::StoreConfig) -> Result<Self, StoreError> {
+        match &config.url {
+            Some(url) => Self::open_postgres(url.expose()).await,
+            None => Self::open_sqlite(&config.path).await,
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The PostgreSQL tables, in fleet mode.
+    pub fn postgres(&self) -> Option<&pg::PgStore> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
     /// A cheap round trip, for `/health`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => {
-                sqlx::query("SELECT 1").execute(p).await?;
-            }
-        }
+        on_pool!(self, |p, sql| sqlx::query(sql("SELECT 1"))
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -109,15 +223,38 @@ impl Store {
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
         }
     }
 
+    /// The SQLite pool, or the PostgreSQL tables whose statements are written apart in [`pg`].
+    pub(crate) fn split(&self) -> Result<&SqlitePool, &pg::PgStore> {
+        match &self.backend {
+            Backend::Sqlite(p) => Ok(p),
+            Backend::Postgres(p) => Err(p),
+        }
+    }
+
+    pub(crate) fn pools(&self) -> Pools<'_> {
+        match &self.backend {
+            Backend::Sqlite(p) => Pools::Sqlite(p),
+            Backend::Postgres(p) => Pools::Postgres(p.pool()),
+        }
+    }
+
+    /// The SQLite pool (tests that tamper with the file's tables).
+    #[cfg(test)]
     fn sqlite(&self) -> &SqlitePool {
         match &self.backend {
             Backend::Sqlite(p) => p,
+            Backend::Postgres(_) => panic!("not a SQLite store"),
         }
     }
 }
+
+/// Connections per daemon to PostgreSQL: the outbox workers, the API and the audit writer share them; the server's
+/// default `max_connections` (100) then leaves room for a dozen daemons.
+const PG_CONNECTIONS: u32 = 8;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds.
 pub(crate) fn now_text() -> String {
@@ -130,33 +267,4 @@ pub(crate) fn timestamp(t: time::OffsetDateTime) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn opens_migrates_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/segur.db");
-        let s = Store::open_sqlite(&path).await.unwrap();
-        s.ping().await.unwrap();
-        s.close().await;
-        let s = Store::open_sqlite(&path).await.unwrap();
-        s.ping().await.unwrap();
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(s.sqlite())
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(s.sqlite())
-            .await
-            .unwrap();
-        assert_eq!(fk, 1);
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_millis() {
-        let t = time::macros::datetime!(2026-11-24 08:09:10.123 +01:00);
-        assert_eq!(timestamp(t), "2026-11-24T07:09:10.123Z");
-    }
-}
+pub(crate) mod tests;

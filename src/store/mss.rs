@@ -1,5 +1,6 @@
 //! MSSanté messages and their events (migration `0006_mss.sql`).
 
+use super::on_pool;
 use super::{Store, StoreError, now_text};
 
 /// A stored message.
@@ -48,47 +49,59 @@ type Raw = (
 impl Store {
     /// Records the outbox job that sends message `id`.
     pub async fn mss_set_job(&self, id: &str, job_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE mss_messages SET job_id = ?, updated_at = ? WHERE id = ?")
-            .bind(job_id)
-            .bind(now_text())
-            .bind(id)
-            .execute(self.sqlite())
-            .await?;
+        on_pool!(self, |p, sql| sqlx::query(sql(
+            "UPDATE mss_messages SET job_id = ?, updated_at = ? WHERE id = ?"
+        ))
+        .bind(job_id)
+        .bind(now_text())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Inserts a queued message.
     pub async fn mss_insert(&self, m: &MssMessageRow) -> Result<(), StoreError> {
         let now = now_text();
-        sqlx::query(
-            "INSERT INTO mss_messages (id, job_id, document_id, message_id, sender, recipients, content, status, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&m.id)
-        .bind(&m.job_id)
-        .bind(&m.document_id)
-        .bind(&m.message_id)
-        .bind(&m.sender)
-        .bind(serde_json::to_string(&m.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        .bind(&m.content)
-        .bind(&m.status)
-        .bind(&now)
-        .bind(&now)
-        .execute(self.sqlite())
-        .await?;
+        on_pool!(self, |p, sql| {
+            sqlx::query(sql(
+                "INSERT INTO mss_messages (id, job_id, document_id, message_id, \
+                 sender, recipients, content, status, created_at, updated_at) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&m.id)
+            .bind(&m.job_id)
+            .bind(&m.document_id)
+            .bind(&m.message_id)
+            .bind(&m.sender)
+            .bind(
+                serde_json::to_string(&m.recipients)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )
+            .bind(&m.content)
+            .bind(&m.status)
+            .bind(&now)
+            .bind(&now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// A message by its uuid or by its job id.
     pub async fn mss_message(&self, id: &str) -> Result<MssMessageRow, StoreError> {
-        let raw: Option<Raw> = sqlx::query_as(
-            "SELECT id, job_id, document_id, message_id, sender, recipients, content, status FROM mss_messages \
-             WHERE id = ? OR job_id = ?",
-        )
-        .bind(id)
-        .bind(id)
-        .fetch_optional(self.sqlite())
-        .await?;
+        let raw: Option<Raw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT id, job_id, document_id, message_id, sender, recipients, \
+                 content, status FROM mss_messages WHERE id = ? OR job_id = ?",
+            ))
+            .bind(id)
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
         let r = raw.ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
         Ok(MssMessageRow {
             id: r.0,
@@ -114,39 +127,46 @@ impl Store {
         detail: &serde_json::Value,
     ) -> Result<bool, StoreError> {
         let now = now_text();
-        let mut tx = self.sqlite().begin().await?;
-        let n = sqlx::query(
-            "UPDATE mss_messages SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-        )
-        .bind(status)
-        .bind(&now)
-        .bind(id)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO mss_events (message, at, kind, detail) VALUES (?, ?, ?, ?)")
+        on_pool!(self, |p, sql| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(sql(
+                "UPDATE mss_messages SET status = ?, updated_at = ? WHERE id = ? AND \
+                 status = ?",
+            ))
+            .bind(status)
+            .bind(&now)
+            .bind(id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query(sql(
+                "INSERT INTO mss_events (message, at, kind, detail) VALUES (?, ?, ?, \
+                 ?)",
+            ))
             .bind(id)
             .bind(&now)
             .bind(kind)
             .bind(detail.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         Ok(true)
     }
 
     /// The events of a message, oldest first.
     pub async fn mss_events(&self, id: &str) -> Result<Vec<MssEventRow>, StoreError> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT at, kind, detail FROM mss_events WHERE message = ? ORDER BY seq",
-        )
+        let rows: Vec<(String, String, String)> = on_pool!(self, |p, sql| sqlx::query_as(sql(
+            "SELECT at, kind, detail FROM mss_events WHERE message = ? ORDER BY \
+                 seq"
+        ))
         .bind(id)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         rows.into_iter()
             .map(|(at, kind, detail)| {
                 Ok(MssEventRow {
@@ -243,53 +263,58 @@ impl Store {
         row: &InboxRow,
         docs: &[InboxDocumentRow],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
-        let n = sqlx::query(
-            "INSERT OR IGNORE INTO mss_inbox (id, message_id, sender, subject, ack_to, status, detail, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&row.id)
-        .bind(&row.message_id)
-        .bind(&row.from)
-        .bind(&row.subject)
-        .bind(&row.ack_to)
-        .bind(&row.status)
-        .bind(row.detail.as_ref().map(|d| d.to_string()))
-        .bind(now_text())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        for (i, d) in docs.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO mss_inbox_documents (inbox_id, idx, path, mime_type, title, unique_id, hash_ok, content) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+        on_pool!(self, |p, sql| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(sql(
+                "INSERT INTO mss_inbox (id, message_id, sender, subject, ack_to, \
+                 status, detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON \
+                 CONFLICT DO NOTHING",
+            ))
             .bind(&row.id)
-            .bind(i64::try_from(i).unwrap_or(i64::MAX))
-            .bind(&d.path)
-            .bind(&d.mime_type)
-            .bind(&d.title)
-            .bind(&d.unique_id)
-            .bind(d.hash_ok)
-            .bind(&d.content)
+            .bind(&row.message_id)
+            .bind(&row.from)
+            .bind(&row.subject)
+            .bind(&row.ack_to)
+            .bind(&row.status)
+            .bind(row.detail.as_ref().map(|d| d.to_string()))
+            .bind(now_text())
             .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            for (i, d) in docs.iter().enumerate() {
+                sqlx::query(sql(
+                    "INSERT INTO mss_inbox_documents (inbox_id, idx, path, mime_type, \
+                 title, unique_id, hash_ok, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&row.id)
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(&d.path)
+                .bind(&d.mime_type)
+                .bind(&d.title)
+                .bind(&d.unique_id)
+                .bind(d.hash_ok)
+                .bind(&d.content)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(true)
     }
 
     /// Received messages, newest first (at most 500).
     pub async fn mss_inbox(&self) -> Result<Vec<InboxRow>, StoreError> {
-        let rows: Vec<InboxRaw> = sqlx::query_as(
-            "SELECT id, message_id, sender, subject, ack_to, status, detail, received_at FROM mss_inbox \
-             ORDER BY received_at DESC, id LIMIT 500",
-        )
-        .fetch_all(self.sqlite())
-        .await?;
+        let rows: Vec<InboxRaw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT id, message_id, sender, subject, ack_to, status, detail, \
+                 received_at FROM mss_inbox ORDER BY received_at DESC, id LIMIT 500",
+            ))
+            .fetch_all(p)
+            .await
+        })?;
         rows.into_iter().map(inbox_row).collect()
     }
 
@@ -298,22 +323,26 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<(InboxRow, Vec<InboxDocumentRow>), StoreError> {
-        let raw: Option<InboxRaw> = sqlx::query_as(
-            "SELECT id, message_id, sender, subject, ack_to, status, detail, received_at FROM mss_inbox \
-             WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.sqlite())
-        .await?;
+        let raw: Option<InboxRaw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT id, message_id, sender, subject, ack_to, status, detail, \
+                 received_at FROM mss_inbox WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
         let row =
             inbox_row(raw.ok_or_else(|| StoreError::NotFound(format!("received message {id}")))?)?;
-        let docs: Vec<DocRaw> = sqlx::query_as(
-            "SELECT path, mime_type, title, unique_id, hash_ok, content FROM mss_inbox_documents \
-             WHERE inbox_id = ? ORDER BY idx",
-        )
-        .bind(id)
-        .fetch_all(self.sqlite())
-        .await?;
+        let docs: Vec<DocRaw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT path, mime_type, title, unique_id, hash_ok, content FROM \
+                 mss_inbox_documents WHERE inbox_id = ? ORDER BY idx",
+            ))
+            .bind(id)
+            .fetch_all(p)
+            .await
+        })?;
         let docs = docs
             .into_iter()
             .map(|d| InboxDocumentRow {
@@ -335,12 +364,15 @@ impl Store {
         status: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE mss_inbox SET status = ?, detail = ? WHERE id = ?")
-            .bind(status)
-            .bind(detail.to_string())
-            .bind(id)
-            .execute(self.sqlite())
-            .await?;
+        on_pool!(self, |p, sql| sqlx::query(sql(
+            "UPDATE mss_inbox SET status = ?, detail = ? WHERE id = ?"
+        ))
+        .bind(status)
+        .bind(detail.to_string())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! workers never get the same row. Completion is fenced by the lease owner: a worker whose lease ran out and whose
 //! job was claimed again cannot overwrite the newer outcome.
 
+use super::on_pool;
 use super::{Store, StoreError, timestamp};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -111,47 +112,133 @@ fn row(r: Raw) -> Result<JobRow, StoreError> {
     })
 }
 
+/// A pooled connection whose commits are not fsync'd (`synchronous = NORMAL`): for the claim and the outcome of
+/// an attempt. In WAL mode such a commit survives the daemon being killed; only a crash of the machine itself may
+/// undo the last ones, which at worst sends a job once more (recognised by the receiver as a resend, see
+/// [`crate::outbox`]). Job inserts keep the fsync. The connection goes back to the pool only after `FULL` is
+/// restored; otherwise (error, cancelled future) it is closed, so no durable write ever runs on it.
+struct Relaxed(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+impl Relaxed {
+    async fn acquire(pool: &sqlx::SqlitePool) -> Result<Relaxed, StoreError> {
+        let mut conn = Relaxed(Some(pool.acquire().await?));
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(conn.get()?)
+            .await?;
+        Ok(conn)
+    }
+
+    fn get(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
+        self.0.as_deref_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// Puts `synchronous = FULL` back and returns the connection to the pool.
+    async fn restore(&mut self) {
+        let Some(c) = self.0.as_deref_mut() else {
+            return;
+        };
+        if sqlx::query("PRAGMA synchronous = FULL")
+            .execute(c)
+            .await
+            .is_ok()
+        {
+            drop(self.0.take());
+        }
+    }
+}
+
+impl Drop for Relaxed {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            drop(c.detach());
+        }
+    }
+}
+
+/// One job insert inside `tx`. The outer `Err` aborts the transaction; the inner one is this job's answer (a
+/// failed statement does not end a SQLite transaction).
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    job: &NewJob,
+    now: &str,
+) -> Result<Result<Enqueued, StoreError>, StoreError> {
+    let (key, hash) = job.idempotency.clone().unzip();
+    let r = sqlx::query(
+        "INSERT INTO outbox (id, kind, status, payload, subject, attempts, max_attempts, next_at, \
+         idempotency_key, request_hash, created_at, updated_at) \
+         VALUES (?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&job.id)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(&job.subject)
+    .bind(job.max_attempts)
+    .bind(now)
+    .bind(&key)
+    .bind(&hash)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    match r {
+        Ok(_) => Ok(Ok(Enqueued::New(job.id.clone()))),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() && key.is_some() => {
+            let found: Option<(String, Option<String>)> =
+                sqlx::query_as("SELECT id, request_hash FROM outbox WHERE idempotency_key = ?")
+                    .bind(&key)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            Ok(match found {
+                Some((id, h)) if h == hash => Ok(Enqueued::Existing(id)),
+                Some(_) => Err(StoreError::Conflict(
+                    "this Idempotency-Key was used with another request".into(),
+                )),
+                None => Err(StoreError::Conflict("job id already used".into())),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Inserts a queued job, committed (fsync'd: synchronous = FULL) when this returns. With an idempotency key
     /// already used: the existing job when the request hash is the same, `Conflict` otherwise.
     pub async fn enqueue(&self, job: &NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
-        let now = timestamp(now);
-        let (key, hash) = job.idempotency.clone().unzip();
-        let r = sqlx::query(
-            "INSERT INTO outbox (id, kind, status, payload, subject, attempts, max_attempts, next_at, \
-             idempotency_key, request_hash, created_at, updated_at) \
-             VALUES (?, ?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&job.id)
-        .bind(&job.kind)
-        .bind(job.payload.to_string())
-        .bind(&job.subject)
-        .bind(job.max_attempts)
-        .bind(&now)
-        .bind(&key)
-        .bind(&hash)
-        .bind(&now)
-        .bind(&now)
-        .execute(self.sqlite())
-        .await;
-        match r {
-            Ok(_) => Ok(Enqueued::New(job.id.clone())),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && key.is_some() => {
-                let found: Option<(String, Option<String>)> =
-                    sqlx::query_as("SELECT id, request_hash FROM outbox WHERE idempotency_key = ?")
-                        .bind(&key)
-                        .fetch_optional(self.sqlite())
-                        .await?;
-                match found {
-                    Some((id, h)) if h == hash => Ok(Enqueued::Existing(id)),
-                    Some(_) => Err(StoreError::Conflict(
-                        "this Idempotency-Key was used with another request".into(),
-                    )),
-                    None => Err(StoreError::Conflict("job id already used".into())),
-                }
-            }
-            Err(e) => Err(e.into()),
+        if let Err(pg) = self.split() {
+            return pg.enqueue(job, now).await;
         }
+        let mut answers = self.enqueue_many(std::slice::from_ref(job), now).await?;
+        answers
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("no answer for the job".into())))
+    }
+
+    /// Inserts several queued jobs in one transaction, so one fsync commits them all (group commit, see
+    /// [`crate::outbox`]). Each job gets its own answer, as [`Store::enqueue`] gives it: a job refused for its
+    /// idempotency key does not stop the others. `Err` only when the transaction itself fails (nothing stored).
+    pub async fn enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => {
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    answers.push(pg.enqueue(job, now).await);
+                }
+                return Ok(answers);
+            }
+        };
+        let now = timestamp(now);
+        let mut tx = pool.begin().await?;
+        let mut answers = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            answers.push(insert_job(&mut tx, job, &now).await?);
+        }
+        tx.commit().await?;
+        Ok(answers)
     }
 
     /// Claims the job due first (queued and due, or sending with an expired lease) for `owner` until
@@ -162,8 +249,13 @@ impl Store {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<JobRow>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.claim(owner, now, lease_until).await,
+        };
         let now = timestamp(now);
-        let raw: Option<Raw> = sqlx::query_as(concat!(
+        let mut conn = Relaxed::acquire(pool).await?;
+        let raw: Result<Option<Raw>, sqlx::Error> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
              updated_at = ? WHERE id = (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?) \
              OR (status = 'sending' AND lease_until < ?) ORDER BY next_at LIMIT 1) RETURNING ",
@@ -174,9 +266,10 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind(&now)
-        .fetch_optional(self.sqlite())
-        .await?;
-        raw.map(row).transpose()
+        .fetch_optional(conn.get()?)
+        .await;
+        conn.restore().await;
+        raw?.map(row).transpose()
     }
 
     /// Records the outcome of an attempt; `false` when `owner` no longer holds the job (lease lost).
@@ -188,12 +281,17 @@ impl Store {
         result: &serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.finish(id, owner, how, result, now).await,
+        };
         let now_t = timestamp(now);
         let (status, next_at, done_at) = match how {
             Finish::Done => ("done", now_t.clone(), Some(now_t.clone())),
             Finish::Failed => ("failed", now_t.clone(), Some(now_t.clone())),
             Finish::RetryAt(t) => ("queued", timestamp(t), None),
         };
+        let mut conn = Relaxed::acquire(pool).await?;
         let r = sqlx::query(
             "UPDATE outbox SET status = ?, result = ?, next_at = ?, done_at = ?, lease_owner = NULL, \
              lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
@@ -205,9 +303,10 @@ impl Store {
         .bind(&now_t)
         .bind(id)
         .bind(owner)
-        .execute(self.sqlite())
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(conn.get()?)
+        .await;
+        conn.restore().await;
+        Ok(r?.rows_affected() == 1)
     }
 
     /// Gives back jobs held by owners whose name starts with `owner_prefix` (this daemon's earlier runs, or this
@@ -217,6 +316,10 @@ impl Store {
         owner_prefix: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.release_leases(owner_prefix, now).await,
+        };
         let now = timestamp(now);
         let r = sqlx::query(
             "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, next_at = ?, \
@@ -227,17 +330,38 @@ impl Store {
         .bind(&now)
         .bind(i64::try_from(owner_prefix.len()).unwrap_or(i64::MAX))
         .bind(owner_prefix)
-        .execute(self.sqlite())
+        .execute(pool)
         .await?;
         Ok(r.rows_affected())
     }
 
+    /// `PRAGMA synchronous` of as many pooled connections as the pool holds (tests: none left relaxed).
+    #[cfg(test)]
+    pub(crate) async fn synchronous_modes(&self) -> Result<Vec<i64>, StoreError> {
+        let mut held = Vec::new();
+        let mut modes = Vec::new();
+        for _ in 0..self.sqlite().options().get_max_connections() {
+            let mut c = self.sqlite().acquire().await?;
+            modes.push(
+                sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(&mut *c)
+                    .await?,
+            );
+            held.push(c);
+        }
+        Ok(modes)
+    }
+
     /// A job by id.
     pub async fn job(&self, id: &str) -> Result<JobRow, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job(id).await,
+        };
         let raw: Option<Raw> =
             sqlx::query_as(concat!("SELECT ", cols!(), " FROM outbox WHERE id = ?"))
                 .bind(id)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(pool)
                 .await?;
         raw.map(row)
             .transpose()?
@@ -246,24 +370,28 @@ impl Store {
 
     /// Jobs, newest first, optionally of one status.
     pub async fn jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
-        let raws: Vec<Raw> = sqlx::query_as(concat!(
+        let raws: Vec<Raw> = on_pool!(self, |p, sql| sqlx::query_as(sql(concat!(
             "SELECT ",
             cols!(),
             " FROM outbox WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
-        ))
+        )))
         .bind(status)
         .bind(status)
         .bind(limit)
-        .fetch_all(self.sqlite())
-        .await?;
+        .fetch_all(p)
+        .await)?;
         raws.into_iter().map(row).collect()
     }
 
     /// Number of jobs per status.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let pool = match self.split() {
+            Ok(pool) => pool,
+            Err(pg) => return pg.job_counts().await,
+        };
         Ok(
             sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
-                .fetch_all(self.sqlite())
+                .fetch_all(pool)
                 .await?,
         )
     }
@@ -302,12 +430,14 @@ impl Store {
         refused: &str,
     ) -> Result<(), StoreError> {
         // Every placeholder but the last (the id) is `now`.
-        let mut q = sqlx::query(sql);
-        for _ in 1..sql.matches('?').count() {
-            q = q.bind(now);
-        }
-        let r = q.bind(id).execute(self.sqlite()).await?;
-        if r.rows_affected() == 1 {
+        let n = on_pool!(self, |p, text| {
+            let mut q = sqlx::query(text(sql));
+            for _ in 1..sql.matches('?').count() {
+                q = q.bind(now);
+            }
+            q.bind(id).execute(p).await?.rows_affected()
+        });
+        if n == 1 {
             return Ok(());
         }
         let j = self.job(id).await?;

@@ -4,6 +4,7 @@
 //! optimistic `version`: an update whose version moved in between is refused with [`StoreError::Conflict`], so
 //! two concurrent changes of one identity never silently overwrite each other (identitovigilance).
 
+use super::on_pool;
 use super::{Store, StoreError, now_text};
 use serde::{Deserialize, Serialize};
 
@@ -77,51 +78,62 @@ impl Store {
         state: &serde_json::Value,
     ) -> Result<PersonRow, StoreError> {
         let now = now_text();
-        sqlx::query(
-            "INSERT INTO persons (id, created_at, updated_at, traits, state, version) VALUES (?, ?, ?, ?, ?, 1)",
-        )
-        .bind(id)
-        .bind(&now)
-        .bind(&now)
-        .bind(traits.to_string())
-        .bind(state.to_string())
-        .execute(self.sqlite())
-        .await?;
+        on_pool!(self, |p, sql| {
+            sqlx::query(sql(
+                "INSERT INTO persons (id, created_at, updated_at, traits, state, \
+                 version) VALUES (?, ?, ?, ?, ?, 1)",
+            ))
+            .bind(id)
+            .bind(&now)
+            .bind(&now)
+            .bind(traits.to_string())
+            .bind(state.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
         self.person(id).await
     }
 
     /// A person by id.
     pub async fn person(&self, id: &str) -> Result<PersonRow, StoreError> {
-        let raw: Option<Raw> = sqlx::query_as(
-            "SELECT id, created_at, updated_at, traits, state, ins_value, ins_oid, insi_traits, ins_history, \
-             insi_checked_at, version FROM persons WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.sqlite())
-        .await?;
+        let raw: Option<Raw> = on_pool!(self, |p, sql| {
+            sqlx::query_as(sql(
+                "SELECT id, created_at, updated_at, traits, state, ins_value, \
+                 ins_oid, insi_traits, ins_history, insi_checked_at, version FROM \
+                 persons WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
         from_raw(raw.ok_or_else(|| StoreError::NotFound(format!("person {id}")))?)
     }
 
     /// Writes `row` back if its version is still the stored one; returns the row with the new version.
     pub async fn update_person(&self, row: &PersonRow) -> Result<PersonRow, StoreError> {
         let opt = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
-        let r = sqlx::query(
-            "UPDATE persons SET updated_at = ?, traits = ?, state = ?, ins_value = ?, ins_oid = ?, insi_traits = ?, \
-             ins_history = ?, insi_checked_at = ?, version = version + 1 WHERE id = ? AND version = ?",
-        )
-        .bind(now_text())
-        .bind(row.traits.to_string())
-        .bind(row.state.to_string())
-        .bind(&row.ins_value)
-        .bind(&row.ins_oid)
-        .bind(opt(&row.insi_traits))
-        .bind(opt(&row.ins_history))
-        .bind(&row.insi_checked_at)
-        .bind(&row.id)
-        .bind(row.version)
-        .execute(self.sqlite())
-        .await?;
-        if r.rows_affected() == 0 {
+        let r = on_pool!(self, |p, sql| {
+            sqlx::query(sql(
+                "UPDATE persons SET updated_at = ?, traits = ?, state = ?, ins_value \
+                 = ?, ins_oid = ?, insi_traits = ?, ins_history = ?, insi_checked_at \
+                 = ?, version = version + 1 WHERE id = ? AND version = ?",
+            ))
+            .bind(now_text())
+            .bind(row.traits.to_string())
+            .bind(row.state.to_string())
+            .bind(&row.ins_value)
+            .bind(&row.ins_oid)
+            .bind(opt(&row.insi_traits))
+            .bind(opt(&row.ins_history))
+            .bind(&row.insi_checked_at)
+            .bind(&row.id)
+            .bind(row.version)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if r == 0 {
             // Either gone or changed by someone else.
             self.person(&row.id).await?;
             return Err(StoreError::Conflict(format!(
@@ -140,27 +152,27 @@ mod tests {
 
     #[tokio::test]
     async fn insert_update_and_version_conflict() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sqlite(&dir.path().join("p.db")).await.unwrap();
-        let p = s
-            .insert_person("p1", &json!({"birth_name": "ADRUN"}), &json!({}))
-            .await
-            .unwrap();
-        assert_eq!(p.version, 1);
-        let mut changed = p.clone();
-        changed.ins_value = Some("275126322074974".into());
-        changed.ins_oid = Some("1.2.250.1.213.1.4.10".into());
-        let v2 = s.update_person(&changed).await.unwrap();
-        assert_eq!(v2.version, 2);
-        assert_eq!(v2.ins_value.as_deref(), Some("275126322074974"));
-        // A stale copy is refused.
-        assert!(matches!(
-            s.update_person(&changed).await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            s.person("nope").await,
-            Err(StoreError::NotFound(_))
-        ));
+        for (_dir, s) in crate::store::tests::stores().await {
+            let p = s
+                .insert_person("p1", &json!({"birth_name": "ADRUN"}), &json!({}))
+                .await
+                .unwrap();
+            assert_eq!(p.version, 1);
+            let mut changed = p.clone();
+            changed.ins_value = Some("275126322074974".into());
+            changed.ins_oid = Some("1.2.250.1.213.1.4.10".into());
+            let v2 = s.update_person(&changed).await.unwrap();
+            assert_eq!(v2.version, 2);
+            assert_eq!(v2.ins_value.as_deref(), Some("275126322074974"));
+            // A stale copy is refused.
+            assert!(matches!(
+                s.update_person(&changed).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                s.person("nope").await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
     }
 }

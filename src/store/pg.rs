@@ -1,6 +1,7 @@
-//! Fleet mode on PostgreSQL: the tables several daemons share — so far the outbox and the hash-chained audit log
-//! (`migrations/postgres/`). Same rows, same text formats and the same rules as the SQLite store
-//! ([`super::outbox`], [`super::audit`]); what differs is how writers are kept apart:
+//! Fleet mode on PostgreSQL: the statements that differ from SQLite's — the outbox and the hash-chained audit log
+//! (`migrations/postgres/`). Every other table is reached through [`super::Store`]'s shared statements (see
+//! [`super`]). Same rows, same text formats and the same rules as the SQLite store ([`super::outbox`],
+//! [`super::audit`]); what differs is how writers are kept apart:
 //!
 //! - **claims** use `SELECT … FOR UPDATE SKIP LOCKED` inside the claiming `UPDATE`: two daemons polling at once
 //!   each lock a different due row instead of waiting on or double-claiming the same one;
@@ -8,8 +9,8 @@
 //!   extended by one writer at a time across daemons; `audit_sequence.seq` keeps the largest id ever given
 //!   (a deleted tail shows), as SQLite's `sqlite_sequence` does.
 //!
-//! Not yet on PostgreSQL: persons, documents, API keys, FINESS, the simulators' tables; so the daemon itself still
-//! runs on SQLite only (see the README's fleet-mode paragraph).
+//! A [`super::Store`] opened on PostgreSQL sends its outbox and audit calls here; [`PgStore`] may also be used
+//! alone (an outbox engine on PostgreSQL without the rest of the store).
 
 use super::StoreError;
 use super::audit::{AuditEntry, AuditRecord, GENESIS, VerifyReport, looks_like_ins, mask_ins};
@@ -77,6 +78,11 @@ impl PgStore {
             })?;
         PG_MIGRATIONS.run(&pool).await?;
         Ok(PgStore { pool })
+    }
+
+    /// The pool, for [`super::Store`]'s queries.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Closes the pool.

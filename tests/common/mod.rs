@@ -20,6 +20,17 @@ pub fn sandbox_config(dir: &std::path::Path) -> Config {
     c
 }
 
+/// [`sandbox_config`] with the store on a fresh PostgreSQL database (fleet mode), or `None` when PostgreSQL is
+/// not available (the caller skips; see `segur_gateway::store::testpg`).
+pub async fn pg_config(dir: &std::path::Path) -> Option<Config> {
+    let url = segur_gateway::store::testpg::shared()?
+        .fresh_database()
+        .await;
+    let mut c = sandbox_config(dir);
+    c.store.url = Some(Secret::new(url));
+    Some(c)
+}
+
 /// Starts a daemon with `config`, accepting [`KEY`].
 pub async fn start(config: Config) -> Daemon {
     let loaded = Loaded { config, path: None };
@@ -46,7 +57,7 @@ pub async fn import_finess(
     config: &Config,
     csv: Vec<u8>,
 ) -> segur_gateway::finess::load::ImportReport {
-    let store = segur_gateway::store::Store::open_sqlite(&config.store.path)
+    let store = segur_gateway::store::Store::open(&config.store)
         .await
         .unwrap();
     let report = segur_gateway::finess::load::import(

@@ -112,7 +112,7 @@ pub async fn documents(config: &Config, n: usize) -> Vec<String> {
     let first_id = v["document_id"].as_str().unwrap().to_string();
     d.shutdown().await;
 
-    let store = Store::open_sqlite(&config.store.path).await.unwrap();
+    let store = Store::open(&config.store).await.unwrap();
     let first = store.document(&first_id).await.unwrap();
     let plan: PpsDocument = serde_json::from_str(&first.plan).unwrap();
     let built_at = time::OffsetDateTime::parse(
@@ -190,6 +190,12 @@ pub struct DaemonProcess {
 
 /// Starts `segur serve` with `config` written to `dir/segur.toml`; returns once it listens.
 pub fn spawn_daemon(config: &Config, dir: &Path) -> DaemonProcess {
+    spawn_daemon_env(config, dir, &[])
+}
+
+/// [`spawn_daemon`] with extra environment variables (secrets such as `SEGUR_STORE__URL`, which the written
+/// configuration file only holds masked).
+pub fn spawn_daemon_env(config: &Config, dir: &Path, env: &[(&str, &str)]) -> DaemonProcess {
     let file: PathBuf = dir.join("segur.toml");
     std::fs::write(&file, toml::to_string(config).unwrap()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_segur"))
@@ -198,6 +204,7 @@ pub fn spawn_daemon(config: &Config, dir: &Path) -> DaemonProcess {
         .arg("serve")
         .env("SEGUR_API_KEY", KEY)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
