@@ -207,6 +207,8 @@ impl ImapClient {
                 addr: addr.clone(),
                 reason: e.to_string(),
             })?;
+        // Command/answer exchanges: no Nagle delay on small writes.
+        tcp.set_nodelay(true).map_err(io)?;
         if settings.security == Security::Starttls {
             starttls_preamble(&mut tcp).await?;
         }

@@ -122,6 +122,8 @@ impl ImapSim {
     }
 
     async fn session(&self, tcp: TcpStream) -> Io {
+        // Small request/response exchanges: without this, Nagle + delayed ACK add ~40 ms to split replies.
+        tcp.set_nodelay(true)?;
         let mut r = BufReader::new(tcp);
         write(
             &mut r,
@@ -310,12 +312,16 @@ impl ImapSim {
                 ("UID", Some(a)) => match selected.as_mut() {
                     None => format!("{tag} BAD No mailbox selected\r\n"),
                     Some(sel) => {
-                        let (untagged, result) = self.uid_command(a, sel, &args);
-                        r.get_mut().write_all(&untagged).await?;
-                        match result {
+                        let (mut untagged, result) = self.uid_command(a, sel, &args);
+                        let done = match result {
                             Ok(()) => format!("{tag} OK UID completed\r\n"),
                             Err(e) => format!("{tag} {e}\r\n"),
-                        }
+                        };
+                        // One write: the untagged data and the tagged answer.
+                        untagged.extend_from_slice(done.as_bytes());
+                        r.get_mut().write_all(&untagged).await?;
+                        r.get_mut().flush().await?;
+                        continue;
                     }
                 },
                 ("IDLE", Some(a)) => {
