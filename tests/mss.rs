@@ -493,3 +493,59 @@ async fn the_imap_reader_idles_rejects_bad_mail_and_moves_everything_to_its_fold
     assert_eq!(s, 200);
     d.shutdown().await;
 }
+
+async fn post_with_key(base: &str, key: &str, body: &Value) -> (u16, Value) {
+    let r = http()
+        .post(format!("{base}/v1/mss/messages"))
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_idempotency_key_sends_the_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(sandbox_config(dir.path())).await;
+    let base = format!("http://{}", d.api_addr);
+    let (_, doc) = qual_person_with_pps(&base).await;
+    let to = "dr.idem@medecin.test.mssante.fr";
+    let body = json!({"to": [to], "document_id": doc, "ack": false});
+    let (s, first) = post_with_key(&base, "send-1", &body).await;
+    assert_eq!(s, 202, "{first}");
+    assert_eq!(first["idempotent_replay"], false);
+    let (s, again) = post_with_key(&base, "send-1", &body).await;
+    assert_eq!(s, 202, "{again}");
+    assert_eq!(again["idempotent_replay"], true);
+    assert_eq!(
+        (&again["message_id"], &again["job_id"]),
+        (&first["message_id"], &first["job_id"])
+    );
+    // The same key with another request is refused; another key is another message.
+    let other = json!({"to": [to], "document_id": doc, "ack": false, "body": "autre"});
+    let (s, e) = post_with_key(&base, "send-1", &other).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("idempotency.key_reused"))
+    );
+    let (s, second) = post_with_key(&base, "send-2", &body).await;
+    assert_eq!(s, 202, "{second}");
+    assert_ne!(second["message_id"], first["message_id"]);
+    let boxes = &d.sims().unwrap().mss_mailboxes;
+    for _ in 0..100 {
+        if boxes.messages(to).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Both jobs have ended (sent, then perhaps delivered): nothing is left to send a third copy.
+    for m in [&first, &second] {
+        let id = m["job_id"].as_str().unwrap();
+        let (_, j) = get(&base, &format!("/v1/jobs/{id}")).await;
+        assert_eq!(j["status"], "done", "{j}");
+    }
+    assert_eq!(boxes.messages(to).len(), 2);
+}

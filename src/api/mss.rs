@@ -163,6 +163,7 @@ fn message_error(e: &MessageError) -> ApiError {
 pub(super) async fn send(
     State(state): State<AppState>,
     ctx: Ctx,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.mss.transport.as_ref().ok_or_else(|| {
@@ -172,6 +173,104 @@ pub(super) async fn send(
             "no MSSanté operator (mss.smtp_host, mss.from) and no sandbox simulator",
         )
     })?;
+    // With an Idempotency-Key the message id is derived from (caller, key): a replay finds the message it
+    // created (even when the daemon stopped between the message and its job) instead of building another one.
+    let key = super::jobs::idempotency_key(&headers)?;
+    let id = match &key {
+        Some(k) => uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("segur-gateway:mss:{}\u{1f}{k}", ctx.actor).as_bytes(),
+        ),
+        None => uuid::Uuid::new_v4(),
+    };
+    let mut row = match existing(&state, key.as_deref(), &id).await? {
+        Some(row) => row,
+        None => {
+            let row = new_message(&state, &body, id).await?;
+            // The message (durable), then the outbox job that sends it, whose id the message then records.
+            match state.store.mss_insert(&row).await {
+                Ok(()) => row,
+                Err(e) => existing(&state, key.as_deref(), &id).await?.ok_or(e)?,
+            }
+        }
+    };
+    if row.document_id != body.document_id {
+        return Err(key_reused());
+    }
+    let request = json!({"document_id": body.document_id, "to": body.to,
+        "patient_person_id": body.patient_person_id, "body": body.body, "ack": body.ack});
+    let job = state
+        .outbox
+        .enqueue(crate::outbox::Submit {
+            kind: crate::outbox::mss::KIND,
+            payload: json!({"message_id": row.id}),
+            subject: Some(row.document_id.clone()),
+            idempotency: key.map(|k| {
+                let request = format!("/v1/mss/messages\n{request}").into_bytes();
+                (ctx.actor.clone(), k, request)
+            }),
+        })
+        .await
+        .map_err(|e| match e {
+            crate::outbox::EnqueueError::KeyReused => key_reused(),
+            other => ApiError::internal(other.to_string()),
+        })?;
+    let replayed = match job {
+        crate::store::outbox::Enqueued::New(j) => {
+            row.job_id = j;
+            state.store.mss_set_job(&row.id, &row.job_id).await?;
+            state
+                .audit
+                .record(ctx.audit(
+                    "mss.send_queued",
+                    Some(row.document_id.clone()),
+                    "ok",
+                    Some(json!({"message_id": row.id, "job_id": row.job_id, "recipients": row.recipients.len()})),
+                ))
+                .await;
+            false
+        }
+        crate::store::outbox::Enqueued::Existing(j) => {
+            row.job_id = j;
+            true
+        }
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message_id": row.id, "job_id": row.job_id, "idempotent_replay": replayed})),
+    ))
+}
+
+fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency.key_reused",
+        "this Idempotency-Key was already used with another request",
+    )
+}
+
+/// The message an earlier request with the same Idempotency-Key created, if any.
+async fn existing(
+    state: &AppState,
+    key: Option<&str>,
+    id: &uuid::Uuid,
+) -> Result<Option<MssMessageRow>, ApiError> {
+    if key.is_none() {
+        return Ok(None);
+    }
+    match state.store.mss_message(&id.to_string()).await {
+        Ok(row) => Ok(Some(row)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Builds the message of `body` (checks, CDA rebuild, XDM, MIME) as a `queued` row with id `id`.
+async fn new_message(
+    state: &AppState,
+    body: &SendBody,
+    id: uuid::Uuid,
+) -> Result<MssMessageRow, ApiError> {
     let doc = state
         .store
         .document(&body.document_id)
@@ -209,7 +308,7 @@ pub(super) async fn send(
             ));
         }
     };
-    let (plan, cda, previous) = rebuild(&state, &doc).await?;
+    let (plan, cda, previous) = rebuild(state, &doc).await?;
     let now = time::OffsetDateTime::now_utc();
     let entry = uuid::Uuid::parse_str(&doc.entry_uuid)
         .map_err(|_| ApiError::internal("stored entryUUID unreadable"))?;
@@ -225,7 +324,6 @@ pub(super) async fn send(
             replaces: previous.map(|p| p.entry_uuid),
         },
     );
-    let id = uuid::Uuid::new_v4();
     let text = body.body.clone().unwrap_or_else(|| {
         "Bonjour,\r\n\r\nVeuillez trouver ci-joint le plan personnalisé de coordination en santé.\r\n".into()
     });
@@ -245,7 +343,7 @@ pub(super) async fn send(
         &state.mss.policy,
     )
     .map_err(|e| message_error(&e))?;
-    let mut row = MssMessageRow {
+    Ok(MssMessageRow {
         id: id.to_string(),
         // `job_id` is UNIQUE: a placeholder of its own until the job exists (an empty one made concurrent sends
         // collide with 503 store errors).
@@ -256,37 +354,7 @@ pub(super) async fn send(
         recipients: built.to.clone(),
         content: built.bytes,
         status: MessageStatus::Queued.as_str().into(),
-    };
-    // The message (durable), then the outbox job that sends it, whose id the message then records.
-    state.store.mss_insert(&row).await?;
-    let job = state
-        .outbox
-        .enqueue(crate::outbox::Submit {
-            kind: crate::outbox::mss::KIND,
-            payload: json!({"message_id": row.id}),
-            subject: Some(doc.id.clone()),
-            idempotency: None,
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    row.job_id = match job {
-        crate::store::outbox::Enqueued::New(j) | crate::store::outbox::Enqueued::Existing(j) => j,
-    };
-    state.store.mss_set_job(&row.id, &row.job_id).await?;
-    state
-        .audit
-        .record(ctx.audit(
-            "mss.send_queued",
-            Some(doc.id.clone()),
-            "ok",
-            Some(json!({"message_id": row.id, "job_id": row.job_id, "recipients": row.recipients.len()})),
-        ))
-        .await;
-    let job_id = row.job_id.clone();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"message_id": row.id, "job_id": job_id})),
-    ))
+    })
 }
 
 /// What one submission attempt did.
