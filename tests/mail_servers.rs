@@ -11,10 +11,6 @@ mod common;
 mod servers;
 
 use mail_parser::{MessageParser, MimeHeaders};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use segur_gateway::mss::imap::{
     DEFAULT_ASIDE_FOLDER, DEFAULT_DONE_FOLDER, ImapAuth, ImapClient, ImapError, ImapSettings,
 };
@@ -252,29 +248,6 @@ async fn pps_sent_through_postfix_is_read_back_through_dovecot_with_real_dsns() 
     );
 }
 
-/// A CA outside IGC Santé and a client leaf it signs, with the CN of the real one.
-fn rogue_client() -> Identity {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(
-        DnType::CommonName,
-        "ROGUE AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
-    );
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec![]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "AUTH_CLI");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    Identity::from_parts(
-        vec![cert.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        "rogue",
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
     if !servers::can_run("postfix_and_dovecot_refuse_missing_or_foreign_client_certificates") {
@@ -282,7 +255,7 @@ async fn postfix_and_dovecot_refuse_missing_or_foreign_client_certificates() {
     }
     let srv = MailServers::start().await;
     let m = message(RECIPIENT, 10);
-    let rogue = rogue_client();
+    let rogue = common::rogue::client();
     for (what, identity) in [("no certificate", None), ("another CA", Some(&rogue))] {
         let err = transport(srv.smtp_port, identity, SmtpAuth::CertificateOnly)
             .submit(&m)

@@ -1,10 +1,8 @@
 //! MSSanté receiving: the gateway's IMAP client (STARTTLS, AUTH_CLI + EXTERNAL or XOAUTH2 with a PSC token,
 //! UID FETCH/MOVE, IDLE) against the embedded IMAP simulator.
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+mod common;
+
 use segur_gateway::mss::imap::{
     DEFAULT_ASIDE_FOLDER, DEFAULT_DONE_FOLDER, ImapAuth, ImapClient, ImapError, ImapSettings,
 };
@@ -128,29 +126,6 @@ async fn fetch_in_batches_move_to_done_and_aside() {
     assert!(c.fetch_new().await.unwrap().is_empty());
 }
 
-/// A CA outside IGC Santé and a client leaf it signs.
-fn rogue_client() -> Identity {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(
-        DnType::CommonName,
-        "ROGUE AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
-    );
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec![]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "AUTH_CLI");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    Identity::from_parts(
-        vec![cert.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        "rogue",
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn no_certificate_wrong_ca_and_expired_token_are_refused() {
     let sim = sim().await;
@@ -161,9 +136,13 @@ async fn no_certificate_wrong_ca_and_expired_token_are_refused() {
     assert!(matches!(err, ImapError::Auth(_)), "{err:?}");
     assert!(!err.is_transient());
 
-    let err = ImapClient::connect(&settings(&sim, Some(&rogue_client()), ImapAuth::External))
-        .await
-        .expect_err("certificate from another PKI");
+    let err = ImapClient::connect(&settings(
+        &sim,
+        Some(&common::rogue::client()),
+        ImapAuth::External,
+    ))
+    .await
+    .expect_err("certificate from another PKI");
     assert!(
         matches!(err, ImapError::Tls(_) | ImapError::Io(_)),
         "{err:?}"

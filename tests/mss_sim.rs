@@ -1,10 +1,8 @@
 //! MSSanté sending through the simulator: the gateway's SMTP client (STARTTLS, AUTH_CLI chain or XOAUTH2 with a
 //! PSC token, DSN parameters) against the embedded SMTP server, and the DSN/MDN it produces read back into statuses.
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+mod common;
+
 use segur_gateway::mss::message::{DEFAULT_MAX_BYTES, Outgoing, Policy, Recipients, build_message};
 use segur_gateway::mss::report::{MessageStatus, Report, parse_report};
 use segur_gateway::mss::sample::sample_pps;
@@ -147,29 +145,6 @@ async fn auth_cli_over_starttls_delivers_and_reports_come_back() {
         .expect("external");
 }
 
-/// A CA outside IGC Santé and a client leaf it signs.
-fn rogue_client() -> Identity {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(
-        DnType::CommonName,
-        "ROGUE AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
-    );
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec![]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "AUTH_CLI");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    Identity::from_parts(
-        vec![cert.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        "rogue",
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn no_or_wrong_client_certificate_is_refused() {
     let sim = sim().await;
@@ -186,7 +161,11 @@ async fn no_or_wrong_client_certificate_is_refused() {
         .await
         .expect_err("EXTERNAL without a certificate");
     assert!(matches!(err, SendError::Auth(_)), "{err:?}");
-    let rogue = transport(&sim, Some(&rogue_client()), SmtpAuth::CertificateOnly);
+    let rogue = transport(
+        &sim,
+        Some(&common::rogue::client()),
+        SmtpAuth::CertificateOnly,
+    );
     let err = rogue
         .submit(&m)
         .await

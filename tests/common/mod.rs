@@ -74,3 +74,4 @@ pub async fn import_finess(
     report
 }
 pub mod outbox;
+pub mod rogue;
