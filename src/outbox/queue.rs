@@ -48,13 +48,7 @@ impl Queue {
     ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
         match self {
             Queue::Sqlite(s) => s.enqueue_many(jobs, now).await,
-            Queue::Postgres(p) => {
-                let mut answers = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    answers.push(p.enqueue(job, now).await);
-                }
-                Ok(answers)
-            }
+            Queue::Postgres(p) => p.enqueue_many(jobs, now).await,
         }
     }
 

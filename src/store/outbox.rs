@@ -223,13 +223,7 @@ impl Store {
     ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
         let pool = match self.split() {
             Ok(pool) => pool,
-            Err(pg) => {
-                let mut answers = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    answers.push(pg.enqueue(job, now).await);
-                }
-                return Ok(answers);
-            }
+            Err(pg) => return pg.enqueue_many(jobs, now).await,
         };
         let now = timestamp(now);
         let mut tx = pool.begin().await?;

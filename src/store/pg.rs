@@ -90,6 +90,19 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// As [`super::Store::enqueue_many`], but one commit per job (no group commit on PostgreSQL yet).
+    pub async fn enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+        let mut answers = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            answers.push(self.enqueue(job, now).await);
+        }
+        Ok(answers)
+    }
+
     /// As [`super::Store::enqueue`].
     pub async fn enqueue(&self, job: &NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         let now = timestamp(now);
