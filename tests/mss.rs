@@ -541,10 +541,18 @@ async fn an_idempotency_key_sends_the_message_once() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // Both jobs have ended (sent, then perhaps delivered): nothing is left to send a third copy.
+    // Both jobs end (the simulator may deliver before the worker records the outcome):
+    // nothing is left to send a third copy.
     for m in [&first, &second] {
         let id = m["job_id"].as_str().unwrap();
-        let (_, j) = get(&base, &format!("/v1/jobs/{id}")).await;
+        let mut j = Value::Null;
+        for _ in 0..100 {
+            j = get(&base, &format!("/v1/jobs/{id}")).await.1;
+            if j["status"] == "done" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         assert_eq!(j["status"], "done", "{j}");
     }
     assert_eq!(boxes.messages(to).len(), 2);
