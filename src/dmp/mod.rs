@@ -19,6 +19,7 @@
 pub mod answer;
 pub mod client;
 pub mod iti41;
+mod signing_key;
 pub mod soap;
 pub mod td02;
 pub mod transport;

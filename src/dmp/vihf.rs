@@ -25,9 +25,9 @@
 //! with the signing certificate alone (the verifier holds the IGC Santé chain). The signed text is written without
 //! indentation.
 
+use super::signing_key::{RsaSha256, fill_certificate};
 use crate::ins::Ins;
 use crate::pki::Identity;
-use crate::pki::identity::pem_encode;
 use crate::xmlw::XmlWriter;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -441,8 +441,8 @@ fn signature_template(w: &mut XmlWriter, id: &str) {
     w.end();
 }
 
-/// Signs assertions with the structure's `SIGN` certificate. Build once and reuse: loading the key is the costly
-/// part.
+/// Signs assertions with the structure's `SIGN` certificate. Build once and reuse: the key is parsed and checked
+/// once ([`super::signing_key`]).
 pub struct VihfSigner {
     ctx: bergshamra::DsigContext,
     chain: Vec<Vec<u8>>,
@@ -476,26 +476,19 @@ impl VihfSigner {
                 subject: sign.info.subject.clone(),
             })?;
         let issuer = subject_dn(leaf)?;
-        let key_pem = match sign.key() {
+        let key = match sign.key() {
             rustls_pki_types::PrivateKeyDer::Pkcs8(k) => {
-                pem_encode("PRIVATE KEY", k.secret_pkcs8_der())
+                RsaSha256::from_der(k.secret_pkcs8_der(), true)
             }
             rustls_pki_types::PrivateKeyDer::Pkcs1(k) => {
-                pem_encode("RSA PRIVATE KEY", k.secret_pkcs1_der())
+                RsaSha256::from_der(k.secret_pkcs1_der(), false)
             }
-            _ => {
-                return Err(VihfError::Key(
-                    "only RSA keys (PKCS#8 or PKCS#1) are supported".into(),
-                ));
-            }
-        };
-        let mut key = bergshamra::keys::loader::load_pem_auto(key_pem.as_bytes(), None)
-            .map_err(|e| VihfError::Key(e.to_string()))?;
-        key.x509_chain = vec![leaf.to_vec()];
-        let mut manager = bergshamra::KeysManager::new();
-        manager.add_key(key);
+            _ => Err("only RSA keys (PKCS#8 or PKCS#1) are supported".into()),
+        }
+        .map_err(VihfError::Key)?;
         Ok(VihfSigner {
-            ctx: bergshamra::DsigContext::new(manager),
+            ctx: bergshamra::DsigContext::new(bergshamra::KeysManager::new())
+                .with_hsm_signer(Box::new(key)),
             chain: sign.chain.iter().map(|c| c.to_vec()).collect(),
             issuer,
             structure_id,
@@ -525,6 +518,9 @@ impl VihfSigner {
     /// Signs a template (a document holding one `ds:Signature` with empty digest and signature values) with the
     /// `SIGN` key: also used for the submission-set signature ([`super::xades`]).
     pub(crate) fn sign_template(&self, template: String) -> Result<String, VihfError> {
+        let template = fill_certificate(&template, &self.chain[0]).ok_or_else(|| {
+            VihfError::Sign("the template has no empty ds:X509Certificate".into())
+        })?;
         bergshamra::dsig::sign::sign_owned(&self.ctx, template)
             .map_err(|e| VihfError::Sign(e.to_string()))
     }
