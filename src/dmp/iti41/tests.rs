@@ -222,7 +222,7 @@ fn simulator_verdict(signed: bool) -> Result<(), Vec<String>> {
         patient_cx: patient.to_cx(),
         patient,
     };
-    let ctx = crate::sim::dmp::vihf_check::sandbox_context(false).expect("ctx");
+    let ctx = crate::sim::dmp::trust::sandbox_context(false).expect("ctx");
     crate::sim::dmp::checks::check(body, &mtom, &facts, |_| true, &ctx)
         .map(|_| ())
         .map_err(|errors| errors.iter().map(|e| format!("{e:?}")).collect())

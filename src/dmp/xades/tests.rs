@@ -1,5 +1,5 @@
 use super::*;
-use crate::sim::dmp::vihf_check::sandbox_context;
+use crate::sim::dmp::trust::sandbox_context;
 
 fn signer() -> VihfSigner {
     VihfSigner::new(crate::pki::testpki::sign()).expect("signer")

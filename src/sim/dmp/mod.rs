@@ -24,6 +24,7 @@
 
 pub mod checks;
 pub mod mtom;
+pub(crate) mod trust;
 pub mod vihf_check;
 pub mod wire;
 pub mod xades_check;
@@ -94,7 +95,7 @@ pub fn router(store: Store) -> Result<Router, String> {
     let state = Arc::new(DmpSim {
         store,
         verifier: VihfVerifier::sandbox()?,
-        xades: XadesContext(vihf_check::sandbox_context(false)?),
+        xades: XadesContext(trust::sandbox_context(false)?),
     });
     Ok(Router::new()
         .route("/patients", post(handle))

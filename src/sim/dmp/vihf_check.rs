@@ -7,6 +7,7 @@
 //! Choice: the assertion must declare the namespaces it uses itself (exclusive C14N makes that the natural
 //! form; the gateway and the CNAM tokens do), since it is verified on its own.
 
+use super::trust;
 use crate::dmp::vihf::SAML_NS;
 use crate::ins::Ins;
 use crate::ins::soap::{XmlElement, XmlLimits, parse_xml};
@@ -39,16 +40,11 @@ impl std::fmt::Debug for VihfVerifier {
     }
 }
 
-const INTERMEDIATES: &[&[u8]] = &[
-    include_bytes!("../../../certs/ca-elementaire-organisations.pem"),
-    include_bytes!("../../../certs/ca-standard-organisations.pem"),
-];
-
 impl VihfVerifier {
     /// Trusting the embedded test roots.
     pub fn sandbox() -> Result<Self, String> {
         Ok(VihfVerifier {
-            ctx: sandbox_context(true)?,
+            ctx: trust::sandbox_context(true)?,
         })
     }
 
@@ -61,16 +57,25 @@ impl VihfVerifier {
             return Err("the VIHF is not a SAML 2.0 Assertion".into());
         }
         let id = root.attr("ID").ok_or("the assertion has no ID")?;
+        trust::check_key_info(
+            root.child(crate::dmp::vihf::DSIG_NS, "Signature")
+                .ok_or("the assertion is not signed")?,
+        )?;
         let result =
             bergshamra::verify(&self.ctx, assertion).map_err(|e| format!("signature: {e}"))?;
         match &result {
-            bergshamra::VerifyResult::Valid { references, .. } => {
+            bergshamra::VerifyResult::Valid {
+                references,
+                key_info,
+                ..
+            } => {
                 if !result.all_reference_digests_verified()
                     || references.len() != 1
                     || references[0].uri != format!("#{id}")
                 {
                     return Err("the signature must cover exactly the assertion".into());
                 }
+                trust::check_chain(&key_info.x509_chain)?;
             }
             bergshamra::VerifyResult::Invalid { reason } => {
                 return Err(format!("invalid signature: {reason}"));
@@ -78,30 +83,6 @@ impl VihfVerifier {
         }
         facts(&root)
     }
-}
-
-/// A verification context trusting the embedded test IGC Santé roots (ORGANISATIONS intermediates known); every
-/// reference digest must be computed and match. `strict` adds bergshamra's signature-wrapping guard (references
-/// only to the signature's ancestors or siblings): right for the enveloped VIHF, impossible for an enveloping
-/// signature such as the submission set's, whose checker finds the referenced elements itself.
-pub(crate) fn sandbox_context(strict: bool) -> Result<bergshamra::DsigContext, String> {
-    let mut manager = bergshamra::KeysManager::new();
-    for root in &crate::pki::testpki::roots().certs {
-        manager.add_trusted_cert(root.to_vec());
-    }
-    for pem in INTERMEDIATES {
-        for der in
-            crate::pki::identity::parse_pem_certs(pem, "intermediate").map_err(|e| e.to_string())?
-        {
-            manager.add_untrusted_cert(der.to_vec());
-        }
-    }
-    // `ID` is one of bergshamra's default id attributes (registering it again reports duplicates).
-    let ctx = bergshamra::DsigContext::new_permissive(manager)
-        .with_enabled_key_data_x509(true)
-        .with_strict_verification(strict)
-        .with_require_reference_digests(true);
-    Ok(ctx)
 }
 
 /// The assertion's text: from its start tag to its end tag (assertions do not nest).
@@ -217,5 +198,21 @@ mod tests {
             v.check(&env).is_err(),
             "a VIHF from an untrusted PKI was accepted"
         );
+    }
+
+    #[test]
+    fn refuses_a_key_beside_the_certificate() {
+        // The signature value is over SignedInfo only, so a KeyValue added to KeyInfo leaves it intact: the key
+        // must come from the certificate alone, whose chain is what is trusted.
+        let env = format!("<s:Envelope xmlns:s=\"urn:x\">{}</s:Envelope>", signed());
+        let v = VihfVerifier::sandbox().expect("verifier");
+        v.check(&env).expect("valid as signed");
+        let extra = env.replacen(
+            "<ds:KeyInfo>",
+            "<ds:KeyInfo><ds:KeyName>attacker</ds:KeyName>",
+            1,
+        );
+        let e = v.check(&extra).expect_err("refused");
+        assert!(e.contains("KeyInfo"), "{e}");
     }
 }

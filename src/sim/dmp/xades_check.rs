@@ -37,6 +37,7 @@ pub(crate) fn check(
     if !root.is(DSIG_NS, "Signature") {
         return Err("the signature document is not a ds:Signature".into());
     }
+    super::trust::check_key_info(&root)?;
     let text = std::str::from_utf8(xml).map_err(|_| "the signature is not UTF-8")?;
     let result = bergshamra::verify(ctx, text).map_err(|e| format!("signature: {e}"))?;
     let (references, key_info) = match &result {
@@ -52,6 +53,7 @@ pub(crate) fn check(
     if !result.all_reference_digests_verified() {
         return Err("a reference of SignedInfo was not verified".into());
     }
+    super::trust::check_chain(&key_info.x509_chain)?;
     let declared: Vec<(&str, &str)> = root
         .child(DSIG_NS, "SignedInfo")
         .map(|si| {
