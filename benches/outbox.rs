@@ -40,7 +40,10 @@ fn config(dir: &std::path::Path) -> Config {
     for name in segur_gateway::sim::KNOWN {
         c.sandbox.ports.insert(name.to_string(), 0);
     }
-    c.outbox.workers = 4;
+    c.outbox.workers = std::env::var("SEGUR_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(4);
     c
 }
 

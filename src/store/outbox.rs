@@ -112,49 +112,6 @@ fn row(r: Raw) -> Result<JobRow, StoreError> {
     })
 }
 
-/// A pooled connection whose commits are not fsync'd (`synchronous = NORMAL`): for the claim and the outcome of
-/// an attempt. In WAL mode such a commit survives the daemon being killed; only a crash of the machine itself may
-/// undo the last ones, which at worst sends a job once more (recognised by the receiver as a resend, see
-/// [`crate::outbox`]). Job inserts keep the fsync. The connection goes back to the pool only after `FULL` is
-/// restored; otherwise (error, cancelled future) it is closed, so no durable write ever runs on it.
-struct Relaxed(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
-
-impl Relaxed {
-    async fn acquire(pool: &sqlx::SqlitePool) -> Result<Relaxed, StoreError> {
-        let mut conn = Relaxed(Some(pool.acquire().await?));
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(conn.get()?)
-            .await?;
-        Ok(conn)
-    }
-
-    fn get(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
-        self.0.as_deref_mut().ok_or(sqlx::Error::PoolClosed)
-    }
-
-    /// Puts `synchronous = FULL` back and returns the connection to the pool.
-    async fn restore(&mut self) {
-        let Some(c) = self.0.as_deref_mut() else {
-            return;
-        };
-        if sqlx::query("PRAGMA synchronous = FULL")
-            .execute(c)
-            .await
-            .is_ok()
-        {
-            drop(self.0.take());
-        }
-    }
-}
-
-impl Drop for Relaxed {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            drop(c.detach());
-        }
-    }
-}
-
 /// One job insert inside `tx`. The outer `Err` aborts the transaction; the inner one is this job's answer (a
 /// failed statement does not end a SQLite transaction).
 async fn insert_job(
@@ -226,6 +183,7 @@ impl Store {
             Err(pg) => return pg.enqueue_many(jobs, now).await,
         };
         let now = timestamp(now);
+        let _gate = self.write_gate().await;
         let mut tx = pool.begin().await?;
         let mut answers = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -243,12 +201,12 @@ impl Store {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<JobRow>, StoreError> {
-        let pool = match self.split() {
+        let pool = match self.split_relaxed() {
             Ok(pool) => pool,
             Err(pg) => return pg.claim(owner, now, lease_until).await,
         };
         let now = timestamp(now);
-        let mut conn = Relaxed::acquire(pool).await?;
+        let _gate = self.write_gate().await;
         let raw: Result<Option<Raw>, sqlx::Error> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
              updated_at = ? WHERE id = (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?) \
@@ -260,9 +218,8 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind(&now)
-        .fetch_optional(conn.get()?)
+        .fetch_optional(pool)
         .await;
-        conn.restore().await;
         raw?.map(row).transpose()
     }
 
@@ -275,7 +232,7 @@ impl Store {
         result: &serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let pool = match self.split() {
+        let pool = match self.split_relaxed() {
             Ok(pool) => pool,
             Err(pg) => return pg.finish(id, owner, how, result, now).await,
         };
@@ -285,7 +242,7 @@ impl Store {
             Finish::Failed => ("failed", now_t.clone(), Some(now_t.clone())),
             Finish::RetryAt(t) => ("queued", timestamp(t), None),
         };
-        let mut conn = Relaxed::acquire(pool).await?;
+        let _gate = self.write_gate().await;
         let r = sqlx::query(
             "UPDATE outbox SET status = ?, result = ?, next_at = ?, done_at = ?, lease_owner = NULL, \
              lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
@@ -297,10 +254,9 @@ impl Store {
         .bind(&now_t)
         .bind(id)
         .bind(owner)
-        .execute(conn.get()?)
-        .await;
-        conn.restore().await;
-        Ok(r?.rows_affected() == 1)
+        .execute(pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Gives back jobs held by owners whose name starts with `owner_prefix` (this daemon's earlier runs, or this
@@ -329,21 +285,27 @@ impl Store {
         Ok(r.rows_affected())
     }
 
-    /// `PRAGMA synchronous` of as many pooled connections as the pool holds (tests: none left relaxed).
+    /// `PRAGMA synchronous` of every connection of the durable pool, then of the relaxed one (tests).
     #[cfg(test)]
-    pub(crate) async fn synchronous_modes(&self) -> Result<Vec<i64>, StoreError> {
-        let mut held = Vec::new();
-        let mut modes = Vec::new();
-        for _ in 0..self.sqlite().options().get_max_connections() {
-            let mut c = self.sqlite().acquire().await?;
-            modes.push(
-                sqlx::query_scalar("PRAGMA synchronous")
-                    .fetch_one(&mut *c)
-                    .await?,
-            );
-            held.push(c);
+    pub(crate) async fn synchronous_modes(&self) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
+        async fn modes(pool: &sqlx::SqlitePool) -> Result<Vec<i64>, StoreError> {
+            let mut held = Vec::new();
+            let mut modes = Vec::new();
+            for _ in 0..pool.options().get_max_connections() {
+                let mut c = pool.acquire().await?;
+                modes.push(
+                    sqlx::query_scalar("PRAGMA synchronous")
+                        .fetch_one(&mut *c)
+                        .await?,
+                );
+                held.push(c);
+            }
+            Ok(modes)
         }
-        Ok(modes)
+        let relaxed = self
+            .split_relaxed()
+            .map_err(|_| StoreError::NotFound("SQLite".into()))?;
+        Ok((modes(self.sqlite()).await?, modes(relaxed).await?))
     }
 
     /// A job by id.
