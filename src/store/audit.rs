@@ -185,7 +185,6 @@ impl Store {
             Ok(pool) => pool,
             Err(pg) => return pg.audit_batch(entries).await,
         };
-        let _gate = self.write_gate().await;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")

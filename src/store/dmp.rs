@@ -175,7 +175,6 @@ impl Store {
     /// transaction. `Conflict` when the uniqueId is already used.
     /// Not fsync'd on SQLite ([`Store::relaxed_pools`]): the simulator stands for the remote DMP.
     pub async fn sim_dmp_insert(&self, d: &SimDocumentRow) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await;
         on_pool!(relaxed self, |p, sql| {
             let mut tx = p.begin().await?;
             let r = sqlx::query(sql(concat!(

@@ -70,13 +70,8 @@ pub enum StoreError {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    /// The durable pool (`synchronous = FULL`), the relaxed one ([`Store::relaxed_pools`]) and the write gate
-    /// ([`Store::write_gate`]).
-    Sqlite(
-        SqlitePool,
-        SqlitePool,
-        std::sync::Arc<tokio::sync::Mutex<()>>,
-    ),
+    /// The durable pool (`synchronous = FULL`) and the relaxed one ([`Store::relaxed_pools`]).
+    Sqlite(SqlitePool, SqlitePool),
     Postgres(pg::PgStore),
 }
 
@@ -190,7 +185,7 @@ impl Store {
             .await
             .map_err(|e| open_err(e.to_string()))?;
         Ok(Store {
-            backend: Backend::Sqlite(pool, relaxed, Default::default()),
+            backend: Backend::Sqlite(pool, relaxed),
         })
     }
 
@@ -239,7 +234,7 @@ impl Store {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite(p, relaxed, _) => {
+            Backend::Sqlite(p, relaxed) => {
                 relaxed.close().await;
                 p.close().await
             }
@@ -258,7 +253,7 @@ impl Store {
     /// [`Store::split`] with the relaxed SQLite pool.
     pub(crate) fn split_relaxed(&self) -> Result<&SqlitePool, &pg::PgStore> {
         match &self.backend {
-            Backend::Sqlite(_, relaxed, _) => Ok(relaxed),
+            Backend::Sqlite(_, relaxed) => Ok(relaxed),
             Backend::Postgres(p) => Err(p),
         }
     }
@@ -270,19 +265,6 @@ impl Store {
         }
     }
 
-    /// Held around the write transactions of the outbox's hot path (job inserts, claims, outcomes, audit
-    /// batches, the DMP simulator's inserts) on SQLite; `None` on PostgreSQL. SQLite lets one writer in at a time
-    /// and makes the others wait in its busy handler, which sleeps 1, 2, 5, 10… ms between retries: with several
-    /// writers the outbox benchmark spent a third of its time asleep (3 900 such sleeps for 1 000 jobs, `strace`)
-    /// with a core idle. Queued on this lock instead, the next writer starts as soon as the previous commits.
-    /// Other writes (rare) still rely on the busy timeout.
-    pub(crate) async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.backend {
-            Backend::Sqlite(_, _, gate) => Some(gate.lock().await),
-            Backend::Postgres(_) => None,
-        }
-    }
-
     /// The pools for writes that need not survive a power cut, only the process being killed: on SQLite a second
     /// pool on the same file with `synchronous = NORMAL` (in WAL mode its commits reach the OS, not the disk,
     /// before returning; a `kill -9` keeps them, a machine crash may undo the last ones). Used by the outbox's
@@ -290,7 +272,7 @@ impl Store {
     /// durability is theirs, not the gateway's. PostgreSQL has one pool.
     pub(crate) fn relaxed_pools(&self) -> Pools<'_> {
         match &self.backend {
-            Backend::Sqlite(_, relaxed, _) => Pools::Sqlite(relaxed),
+            Backend::Sqlite(_, relaxed) => Pools::Sqlite(relaxed),
             Backend::Postgres(p) => Pools::Postgres(p.pool()),
         }
     }

@@ -183,7 +183,6 @@ impl Store {
             Err(pg) => return pg.enqueue_many(jobs, now).await,
         };
         let now = timestamp(now);
-        let _gate = self.write_gate().await;
         let mut tx = pool.begin().await?;
         let mut answers = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -206,7 +205,6 @@ impl Store {
             Err(pg) => return pg.claim(owner, now, lease_until).await,
         };
         let now = timestamp(now);
-        let _gate = self.write_gate().await;
         let raw: Result<Option<Raw>, sqlx::Error> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
              updated_at = ? WHERE id = (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?) \
@@ -242,7 +240,6 @@ impl Store {
             Finish::Failed => ("failed", now_t.clone(), Some(now_t.clone())),
             Finish::RetryAt(t) => ("queued", timestamp(t), None),
         };
-        let _gate = self.write_gate().await;
         let r = sqlx::query(
             "UPDATE outbox SET status = ?, result = ?, next_at = ?, done_at = ?, lease_owner = NULL, \
              lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
