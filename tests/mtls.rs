@@ -3,10 +3,7 @@
 
 mod common;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::CertificateDer;
 use segur_gateway::pki::{Identity, TrustRoots, testpki, tls};
 use segur_gateway::sim::{RunningSim, start_https, tls_check};
 use std::io::{Read, Write};
@@ -36,36 +33,6 @@ async fn sim_with(server_tls: rustls::ServerConfig) -> RunningSim {
 
 async fn sandbox_sim() -> RunningSim {
     sim_with(tls::server_config(testpki::server(), Some(testpki::roots())).unwrap()).await
-}
-
-/// A CA outside IGC Santé and a leaf it signs.
-fn rogue(cn: &str, server: bool) -> (TrustRoots, Identity) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(
-        DnType::CommonName,
-        "ROGUE AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
-    );
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, cn);
-    leaf.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    let id = Identity::from_parts(
-        vec![cert.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        "rogue",
-    )
-    .unwrap();
-    let roots = TrustRoots::from_pem(ca_cert.pem().as_bytes(), "rogue").unwrap();
-    (roots, id)
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -103,7 +70,7 @@ async fn no_client_certificate_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn server_chaining_outside_the_igc_roots_is_refused() {
-    let (_, rogue_server) = rogue("localhost", true);
+    let (_, rogue_server) = common::rogue::authority("localhost", true);
     let sim = sim_with(tls::server_config(&rogue_server, Some(testpki::roots())).unwrap()).await;
     let err = client(testpki::roots(), Some(testpki::insi_auto()))
         .get(&sim.info.url)
@@ -120,7 +87,7 @@ async fn server_chaining_outside_the_igc_roots_is_refused() {
 
 #[tokio::test]
 async fn client_certificate_from_another_ca_is_refused() {
-    let (rogue_roots, rogue_client) = rogue("INSI-AUTO", false);
+    let (rogue_roots, rogue_client) = common::rogue::authority("INSI-AUTO", false);
     let _ = rogue_roots;
     let sim = sandbox_sim().await;
     let err = client(testpki::roots(), Some(&rogue_client))
