@@ -58,6 +58,15 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     Ok(Some(s.to_string()))
 }
 
+/// 409: the Idempotency-Key came with another request before.
+pub(super) fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency.key_reused",
+        "this Idempotency-Key was already used with another request",
+    )
+}
+
 /// Creates a job for a request (`route` + canonical JSON `body` are what "same request" compares) and gives the
 /// 202 answer; the job is durably committed before this returns.
 pub async fn create(
@@ -73,11 +82,7 @@ pub async fn create(
         submit.idempotency = Some((ctx.actor.clone(), key, request));
     }
     let r = state.outbox.enqueue(submit).await.map_err(|e| match e {
-        EnqueueError::KeyReused => ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency.key_reused",
-            "this Idempotency-Key was already used with another request",
-        ),
+        EnqueueError::KeyReused => key_reused(),
         EnqueueError::UnknownKind(k) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "job.kind_unavailable",

@@ -195,7 +195,7 @@ pub(super) async fn send(
         }
     };
     if row.document_id != body.document_id {
-        return Err(key_reused());
+        return Err(super::jobs::key_reused());
     }
     let request = json!({"document_id": body.document_id, "to": body.to,
         "patient_person_id": body.patient_person_id, "body": body.body, "ack": body.ack});
@@ -212,7 +212,7 @@ pub(super) async fn send(
         })
         .await
         .map_err(|e| match e {
-            crate::outbox::EnqueueError::KeyReused => key_reused(),
+            crate::outbox::EnqueueError::KeyReused => super::jobs::key_reused(),
             other => ApiError::internal(other.to_string()),
         })?;
     let replayed = match job {
@@ -239,14 +239,6 @@ pub(super) async fn send(
         StatusCode::ACCEPTED,
         Json(json!({"message_id": row.id, "job_id": row.job_id, "idempotent_replay": replayed})),
     ))
-}
-
-fn key_reused() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency.key_reused",
-        "this Idempotency-Key was already used with another request",
-    )
 }
 
 /// The message an earlier request with the same Idempotency-Key created, if any.
