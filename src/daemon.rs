@@ -200,7 +200,9 @@ impl Daemon {
             let context = crate::sim::SimContext {
                 finess: Arc::new(move || index.get()),
                 annuaire_key: Some(annuaire_key(config)),
-                store: Some(store.clone()),
+                store: Some(
+                    Store::open_sqlite(&config.store.path.with_file_name(SANDBOX_DMP_DB)).await?,
+                ),
                 mss_cert_account: config
                     .mss
                     .from
@@ -386,6 +388,11 @@ impl Daemon {
         self.sims.as_ref()
     }
 
+    /// The database where the sandbox DMP simulator keeps the documents it received (sandbox mode).
+    pub fn sandbox_dmp_store(&self) -> Option<&Store> {
+        self.sims.as_ref().and_then(|s| s.dmp_store.as_ref())
+    }
+
     /// Stops the API, then the simulators, then closes the store.
     pub async fn shutdown(self) {
         self.finess_task.abort();
@@ -457,6 +464,10 @@ pub fn insi_client(
         lps,
     )))
 }
+
+/// File name, in the data directory, of the sandbox DMP simulator's own SQLite database (whatever the gateway's
+/// store is: the simulator stands for a remote service with its own database).
+pub const SANDBOX_DMP_DB: &str = "sandbox-dmp.db";
 
 /// Sender of the sandbox's messages (a test application mailbox).
 pub const SANDBOX_MSS_FROM: &str = "ehpad-les-tilleuls@ehpad.test.mssante.fr";

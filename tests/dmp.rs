@@ -148,7 +148,9 @@ async fn pps_to_the_dmp_then_replaced_on(config: segur_gateway::config::Config) 
     // Push: stored in the simulator, byte for byte.
     let job = send(&base, &doc1).await;
     assert_eq!(job["status"], "done", "{job}");
-    let store = &d.state.store;
+    let store = d
+        .sandbox_dmp_store()
+        .expect("the sandbox DMP simulator's store");
     let held = store.sim_dmp_documents(ADRUN_CX).await.unwrap();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].unique_id, v1["cda_id"].as_str().unwrap());
@@ -462,8 +464,8 @@ async fn metadata_violations_and_tampered_vihf_are_typed_errors() {
         "{job}"
     );
     assert!(
-        d.state
-            .store
+        d.sandbox_dmp_store()
+            .unwrap()
             .sim_dmp_documents(ADRUN_CX)
             .await
             .unwrap()

@@ -165,6 +165,9 @@ pub struct SimContext {
     /// The `ESANTE-API-KEY` the FHIR simulator asks for (`None`: none).
     pub annuaire_key: Option<String>,
     /// Where the DMP simulator keeps the documents it receives (`None`: the DMP simulator is not started).
+    /// The daemon gives it a database of its own (`sandbox-dmp.db` in the data directory, see
+    /// [`crate::daemon::SANDBOX_DMP_DB`]), as the real DMP has its own: the gateway's writes never queue behind
+    /// the simulator's.
     pub store: Option<crate::store::Store>,
     /// The mailbox an IMAP session authenticated by a client certificate alone opens (the application mailbox).
     pub mss_cert_account: String,
@@ -195,6 +198,8 @@ pub struct SimHost {
     pub sims: Vec<RunningSim>,
     /// The MSSanté simulator's test mailboxes.
     pub mss_mailboxes: Arc<super::mss::Mailboxes>,
+    /// Where the DMP simulator keeps its documents (when it runs).
+    pub dmp_store: Option<crate::store::Store>,
 }
 
 impl SimHost {
@@ -278,8 +283,8 @@ impl SimHost {
             imap.start(SocketAddr::new(config.bind, port("mss_imap")))
                 .await?,
         );
-        if let Some(store) = store {
-            let dmp = super::dmp::router(store).map_err(SimError::Data)?;
+        if let Some(store) = &store {
+            let dmp = super::dmp::router(store.clone()).map_err(SimError::Data)?;
             sims.push(
                 start_https(
                     "dmp",
@@ -295,6 +300,7 @@ impl SimHost {
         Ok(SimHost {
             sims,
             mss_mailboxes,
+            dmp_store: store,
         })
     }
 
@@ -311,10 +317,13 @@ impl SimHost {
             .map(|s| s.info.url.as_str())
     }
 
-    /// Stops every simulator.
+    /// Stops every simulator, then closes the DMP simulator's store.
     pub async fn stop(self) {
         for s in self.sims {
             s.stop().await;
+        }
+        if let Some(store) = self.dmp_store {
+            store.close().await;
         }
     }
 }
