@@ -262,20 +262,16 @@ async fn store_accepted(
     envelope: &str,
 ) -> Result<Stored, Vec<SimError>> {
     let internal = |e: StoreError| vec![SimError::new("XDSRegistryError", e.to_string())];
-    if let Some(held) = store
-        .sim_dmp_by_unique_id(&a.unique_id)
-        .await
-        .map_err(internal)?
-    {
-        if same_document(&held, &a) {
-            return Ok(Stored::Resend(a.unique_id));
-        }
-        return Err(vec![SimError::new(
-            "XDSDuplicateUniqueIdInRegistry",
-            format!("uniqueId {} is already used", a.unique_id),
-        )]);
-    }
+    // A new document is inserted at once and the uniqueId index tells a resend (below). A replacement first
+    // looks for itself: the resend of a replacement finds its target already deprecated.
     if let Some(target) = &a.replaces {
+        if let Some(held) = store
+            .sim_dmp_by_unique_id(&a.unique_id)
+            .await
+            .map_err(internal)?
+        {
+            return held_already(&held, a);
+        }
         let old = store.sim_dmp_by_entry(target).await.map_err(internal)?;
         let ok = old
             .as_ref()
@@ -299,13 +295,96 @@ async fn store_accepted(
     };
     match store.sim_dmp_insert(&row).await {
         Ok(()) => Ok(Stored::New),
-        Err(StoreError::Conflict(m)) => {
-            // Two resends racing: the other one stored it first.
-            match store.sim_dmp_by_unique_id(&a.unique_id).await {
-                Ok(Some(held)) if same_document(&held, &a) => Ok(Stored::Resend(a.unique_id)),
-                _ => Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)]),
-            }
-        }
+        Err(StoreError::Conflict(m)) => match store.sim_dmp_by_unique_id(&a.unique_id).await {
+            Ok(Some(held)) => held_already(&held, a),
+            // The entryUUID, not the uniqueId, is taken.
+            _ => Err(vec![SimError::new("XDSDuplicateUniqueIdInRegistry", m)]),
+        },
         Err(e) => Err(internal(e)),
+    }
+}
+
+/// A submission whose uniqueId is held already: a resend when it is the same document, otherwise a refusal.
+fn held_already(held: &SimDocumentRow, a: checks::Accepted) -> Result<Stored, Vec<SimError>> {
+    if same_document(held, &a) {
+        return Ok(Stored::Resend(a.unique_id));
+    }
+    Err(vec![SimError::new(
+        "XDSDuplicateUniqueIdInRegistry",
+        format!("uniqueId {} is already used", a.unique_id),
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ins::InsOid;
+
+    const CX: &str = "275126322074974^^^&1.2.250.1.213.1.4.10&ISO^NH";
+
+    fn accepted(
+        unique_id: &str,
+        entry: &str,
+        replaces: Option<&str>,
+        content: &[u8],
+    ) -> checks::Accepted {
+        checks::Accepted {
+            unique_id: unique_id.into(),
+            entry_uuid: entry.into(),
+            patient_cx: CX.into(),
+            replaces: replaces.map(str::to_string),
+            content: content.to_vec(),
+        }
+    }
+
+    fn label(r: &Result<Stored, Vec<SimError>>) -> String {
+        match r {
+            Ok(Stored::New) => "new".into(),
+            Ok(Stored::Resend(_)) => "resend".into(),
+            Err(e) => e.iter().map(|e| e.code).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    #[tokio::test]
+    async fn resends_are_told_from_reused_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("sim.db"))
+            .await
+            .unwrap();
+        let vihf = vihf_check::VihfFacts {
+            structure_id: "1630790004".into(),
+            patient: Ins::parse("275126322074974", InsOid::NirTest).unwrap(),
+            patient_cx: CX.into(),
+        };
+        let mut seen = Vec::new();
+        for a in [
+            accepted("1.1", "urn:uuid:e1", None, b"v1"),
+            accepted("1.1", "urn:uuid:e1", None, b"v1"),
+            accepted("1.1", "urn:uuid:e9", None, b"other"),
+            accepted("1.9", "urn:uuid:e1", None, b"v1"),
+            accepted("1.2", "urn:uuid:e2", Some("urn:uuid:e1"), b"v2"),
+            accepted("1.2", "urn:uuid:e2", Some("urn:uuid:e1"), b"v2"),
+            accepted("1.3", "urn:uuid:e3", Some("urn:uuid:e1"), b"v3"),
+        ] {
+            seen.push(label(&store_accepted(&store, a, &vihf, "<e/>").await));
+        }
+        assert_eq!(
+            seen,
+            [
+                "new",
+                "resend",
+                "XDSDuplicateUniqueIdInRegistry",
+                "XDSDuplicateUniqueIdInRegistry",
+                "new",
+                "resend",
+                "UnresolvedReferenceException",
+            ]
+        );
+        let held = store.sim_dmp_documents(CX).await.unwrap();
+        let status: Vec<_> = held
+            .iter()
+            .map(|d| (d.unique_id.as_str(), d.status.as_str()))
+            .collect();
+        assert_eq!(status, [("1.1", "deprecated"), ("1.2", "approved")]);
     }
 }
