@@ -141,11 +141,8 @@ pub fn build(req: &Iti41Request<'_>) -> Result<MtomMessage, Iti41Error> {
     let signature_id = format!("sig0.{}@segur-gateway", req.message_id.simple());
     let soap = envelope(req, &document_id, &signature_id)?;
     let delimiter = format!("--{}", req.boundary);
-    let collides = |bytes: &[u8]| {
-        bytes
-            .windows(delimiter.len())
-            .any(|w| w == delimiter.as_bytes())
-    };
+    let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
+    let collides = |bytes: &[u8]| finder.find(bytes).is_some();
     let signature = req.signature.map(|s| s.1).unwrap_or_default();
     if collides(soap.as_bytes()) || collides(req.document) || collides(signature) {
         return Err(Iti41Error::BoundaryCollision);
