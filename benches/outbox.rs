@@ -9,8 +9,9 @@
 //!
 //! Run: `cargo bench --bench outbox` (needs `xmllint`). Target: ≥ 300 jobs/s on SQLite.
 //! Then the same on PostgreSQL when one is available (`SEGUR_TEST_PG_URL`, or a throw-away cluster of Debian's
-//! `postgresql` on loopback, see `segur_gateway::store::testpg`): everything the store holds is there, the sandbox
-//! DMP simulator's documents included.
+//! `postgresql` on loopback, see `segur_gateway::store::testpg`): everything the gateway's store holds is there;
+//! the sandbox DMP simulator keeps its documents in its own SQLite file (`sandbox-dmp.db`), as the real DMP has a
+//! database of its own.
 
 use segur_gateway::cda::{self, DocumentIds, PpsDocument, SchemaError, SchemaValidator};
 use segur_gateway::config::{Config, Loaded};
@@ -161,6 +162,7 @@ async fn run(c: &Config, http: &reqwest::Client, backend: &str) {
 
     let d = start(c).await;
     let base = format!("http://{}", d.api_addr);
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     for chunk in docs.chunks(16) {
         let mut set = tokio::task::JoinSet::new();
@@ -188,16 +190,40 @@ async fn run(c: &Config, http: &reqwest::Client, backend: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = t.elapsed();
+    let cpu = cpu_seconds() - cpu0;
     println!(
         "{N} jobs accepted (durable insert, 202; {backend}) in {:.2} s = {:.0} jobs/s",
         accepted.as_secs_f64(),
         N as f64 / accepted.as_secs_f64()
     );
     println!(
-        "{N} PPS pushed to the DMP simulator end to end ({backend}, {} workers) in {:.2} s = {:.0} jobs/s",
+        "{N} PPS pushed to the DMP simulator end to end ({backend}, {} workers) in {:.2} s = {:.0} jobs/s \
+         ({cpu:.2} s of CPU, client and simulator included)",
         c.outbox.workers,
         total.as_secs_f64(),
         N as f64 / total.as_secs_f64()
     );
     d.shutdown().await;
+}
+
+/// CPU time (user + system) of this process so far, in seconds: the machine's speed drifts, so runs are compared
+/// on the CPU they used as well as on their rate.
+/// Linux only (`/proc/self/stat`, utime and stime in USER_HZ = 1/100 s); 0 elsewhere.
+fn cpu_seconds() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = s
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the command name: state is field 0, utime 11, stime 12.
+    (tick(11) + tick(12)) / 100.0
 }
