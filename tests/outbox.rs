@@ -5,9 +5,10 @@ mod common;
 
 use common::outbox::{
     ADRUN_CX, DaemonProcess, config_with_dmp, dmp_endpoint, dmp_sim, documents, get, post,
-    qualified_person, spawn_daemon,
+    qualified_person, spawn_daemon_env,
 };
 use common::start;
+use segur_gateway::secret::Secret;
 use segur_gateway::store::Store;
 use serde_json::json;
 use std::collections::HashSet;
@@ -70,13 +71,35 @@ async fn wait_done(base: &str, n: usize, within: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_three_times_then_every_document_exactly_once() {
+    kill9_three_times_on(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_three_times_on_postgres() {
+    let Some(cluster) = segur_gateway::store::testpg::shared() else {
+        return;
+    };
+    kill9_three_times_on(Some(cluster.fresh_database().await)).await;
+}
+
+/// The crash test on SQLite (`None`) or on the PostgreSQL database at `url`.
+async fn kill9_three_times_on(url: Option<String>) {
     const N: usize = 1000;
     let dir = tempfile::tempdir().unwrap();
     let sim_store = Store::open_sqlite(&dir.path().join("dmp-sim.db"))
         .await
         .unwrap();
     let sim = dmp_sim(sim_store.clone(), "127.0.0.1:0".parse().unwrap()).await;
-    let config = config_with_dmp(dir.path(), &dmp_endpoint(&sim));
+    let mut config = config_with_dmp(dir.path(), &dmp_endpoint(&sim));
+    config.store.url = url.clone().map(Secret::new);
+    let env: Vec<(&str, &str)> = url
+        .as_deref()
+        .map(|u| ("SEGUR_STORE__URL", u))
+        .into_iter()
+        .collect();
+    let spawn_daemon = |config: &segur_gateway::config::Config, dir: &std::path::Path| {
+        spawn_daemon_env(config, dir, &env)
+    };
     let docs = documents(&config, N).await;
     let seed: u64 = rand::random();
     eprintln!("kill points seed {seed}");
@@ -114,7 +137,7 @@ async fn kill9_three_times_then_every_document_exactly_once() {
     let unique: HashSet<_> = held.iter().map(|h| h.unique_id.clone()).collect();
     assert_eq!(held.len(), N, "the simulator holds each document once");
     assert_eq!(unique.len(), N);
-    let store = Store::open_sqlite(&config.store.path).await.unwrap();
+    let store = Store::open(&config.store).await.unwrap();
     let counts = store.job_counts().await.unwrap();
     assert_eq!(
         counts,
