@@ -442,7 +442,7 @@ fn signature_template(w: &mut XmlWriter, id: &str) {
 }
 
 /// Signs assertions with the structure's `SIGN` certificate. Build once and reuse: the key is parsed and checked
-/// once ([`super::signing_key`]).
+/// once (`src/dmp/signing_key.rs`).
 pub struct VihfSigner {
     ctx: bergshamra::DsigContext,
     chain: Vec<Vec<u8>>,

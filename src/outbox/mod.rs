@@ -6,9 +6,10 @@
 //!   first kind.
 //! - **Durability.** A job insert is committed in WAL mode with `synchronous = FULL` (fsync'd) before the API
 //!   answers; concurrent inserts share one transaction and one fsync ([`group`]). Claims and outcomes are committed
-//!   without their own fsync (a second SQLite pool with `synchronous = NORMAL`, `Store::relaxed_pools`): they survive the daemon being killed,
-//!   and the next fsync'd commit makes them durable too; a crash of the machine itself may undo the last ones,
-//!   which at worst sends a job once more, recognised as a resend (below). Nothing accepted is kept only in memory.
+//!   without their own fsync (a second SQLite pool with `synchronous = NORMAL`, `Store::relaxed_pools`): they
+//!   survive the daemon being killed, and the next fsync'd commit makes them durable too; a crash of the machine
+//!   itself may undo the last ones, which at worst sends a job once more, recognised as a resend (below). Nothing
+//!   accepted is kept only in memory.
 //! - **Claims and leases.** A worker claims the job due first, which moves it to `sending` under the worker's name
 //!   until `lease_until` (`outbox.lease_secs`) and counts an attempt. Its outcome is written only while it still
 //!   holds the lease. A job whose lease ran out (daemon killed) is claimed again. At start the daemon also

@@ -501,7 +501,8 @@ impl AuditLog {
 
     /// Queues `entry` for the next group commit without waiting for it (read-only operations such as INSi lookups,
     /// where holding the answer for an fsync would only add latency). The entry is committed within a few
-    /// milliseconds (up to `LINGER` plus a commit); a crash in that window can lose it, which is why state changes use [`AuditLog::append`].
+    /// milliseconds (up to `LINGER` plus a commit); a crash in that window can lose it, which is why state changes
+    /// use [`AuditLog::append`].
     /// When the queue is full this waits for room rather than dropping the entry.
     pub async fn record(&self, entry: AuditEntry) {
         if self.tx.send(Msg::Entry(entry, None)).await.is_err() {
