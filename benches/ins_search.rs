@@ -5,6 +5,17 @@
 //! share the machine's 2 cores with the simulator (which lives in the daemon process), as in production where
 //! INSi is remote the direct path would be even closer to the daemon's.
 //!
+//! Three calls are timed for 1 and 16 clients:
+//! - a trivial authenticated `GET /v1/sandbox`: the floor of any daemon route (loopback HTTP round trip, auth,
+//!   request id, metrics), which the daemon path pays on top of the SOAP exchange;
+//! - the direct SOAP exchange;
+//! - `POST /v1/ins/search`.
+//!
+//! The whole run is repeated with the simulator answering after `SEGUR_BENCH_INSI_LATENCY_MS` (default 5 ms,
+//! `0` to skip): both paths then carry the same network-like delay, which shows the daemon's cost in absolute terms.
+//!
+//! `SEGUR_BENCH_PROFILE=<clients>` runs only the daemon path for 20 s (to attach `perf -p` to the daemon).
+//!
 //! Run: `cargo bench --bench ins_search`.
 
 use segur_gateway::ins::soap::{self, Envelope, LpsContext, TraitsQuery};
@@ -49,16 +60,31 @@ where
     (all.len() as f64 / start.elapsed().as_secs_f64(), all)
 }
 
-#[tokio::main]
-async fn main() {
-    tls::install_default_provider();
+struct Daemon {
+    child: std::process::Child,
+    api: String,
+    insi_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_daemon(plain: &reqwest::Client, insi_latency_ms: u64) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_segur"))
+    let child = Command::new(env!("CARGO_BIN_EXE_segur"))
         .arg("serve")
         .env_remove("SEGUR_CONFIG")
         .env("SEGUR_API__LISTEN", format!("127.0.0.1:{port}"))
@@ -68,6 +94,10 @@ async fn main() {
         .env("SEGUR_SANDBOX__PORTS__INSI", "0")
         .env("SEGUR_SANDBOX__PORTS__FHIR", "0")
         .env("SEGUR_SANDBOX__PORTS__DMP", "0")
+        .env(
+            "SEGUR_SANDBOX__LATENCY_MS__INSI",
+            insi_latency_ms.to_string(),
+        )
         .env("SEGUR_API_KEY", KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -75,9 +105,8 @@ async fn main() {
         .spawn()
         .unwrap();
     let api = format!("http://127.0.0.1:{port}");
-    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut sims = None;
-    for _ in 0..200 {
+    for _ in 0..400 {
         if let Ok(r) = plain
             .get(format!("{api}/v1/sandbox"))
             .bearer_auth(KEY)
@@ -99,7 +128,38 @@ async fn main() {
         .as_str()
         .unwrap()
         .to_string();
+    Daemon {
+        child,
+        api,
+        insi_url,
+        _dir: dir,
+    }
+}
 
+#[tokio::main]
+async fn main() {
+    tls::install_default_provider();
+    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
+    let latency: u64 = std::env::var("SEGUR_BENCH_INSI_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let profile: Option<usize> = std::env::var("SEGUR_BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let rounds: &[u64] = if latency == 0 || profile.is_some() {
+        &[0]
+    } else {
+        &[0, latency]
+    };
+    for &latency in rounds {
+        let daemon = start_daemon(&plain, latency).await;
+        run(&plain, &daemon, latency, profile).await;
+    }
+}
+
+async fn run(plain: &reqwest::Client, daemon: &Daemon, latency: u64, profile: Option<usize>) {
+    let (api, insi_url) = (daemon.api.clone(), daemon.insi_url.clone());
     // Direct path: a mutual-TLS client posting the SOAP request to the simulator.
     let direct = reqwest::Client::builder()
         .tls_backend_preconfigured(
@@ -177,18 +237,42 @@ async fn main() {
         }
     };
 
+    let floor_call = {
+        let plain = plain.clone();
+        let url = format!("{api}/v1/sandbox");
+        move || {
+            let (plain, url) = (plain.clone(), url.clone());
+            async move {
+                let r = plain.get(&url).bearer_auth(KEY).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+            }
+        }
+    };
+    if let Some(n) = profile {
+        eprintln!("profile window: daemon path only, {n} clients, 20 s");
+        let (rate, _) = load(n, Duration::from_secs(20), daemon_call.clone()).await;
+        println!("daemon path, {n} clients: {rate:.0}/s");
+        return;
+    }
     println!(
-        "INS search, keep-alive, {} s per measurement (after {} s warm-up)",
+        "INS search, simulator latency {latency} ms, keep-alive, {} s per measurement (after {} s warm-up)",
         RUN.as_secs(),
         WARMUP.as_secs()
     );
     for workers in [1usize, 16] {
+        load(workers, WARMUP, floor_call.clone()).await;
+        let (f_rate, mut f_lat) = load(workers, RUN, floor_call.clone()).await;
         load(workers, WARMUP, direct_call.clone()).await;
         let (d_rate, mut d_lat) = load(workers, RUN, direct_call.clone()).await;
         load(workers, WARMUP, daemon_call.clone()).await;
         let (g_rate, mut g_lat) = load(workers, RUN, daemon_call.clone()).await;
         let (dp50, dp99) = (pct(&mut d_lat, 0.5), pct(&mut d_lat, 0.99));
         let (gp50, gp99) = (pct(&mut g_lat, 0.5), pct(&mut g_lat, 0.99));
+        let fp50 = pct(&mut f_lat, 0.5);
+        println!(
+            "  {workers:>2} client(s): trivial GET {f_rate:>7.0}/s  p50 {fp50:.3} ms  (floor of any daemon route)"
+        );
         println!(
             "  {workers:>2} client(s): direct  {d_rate:>7.0}/s  p50 {dp50:.3} ms  p99 {dp99:.3} ms"
         );
@@ -196,10 +280,11 @@ async fn main() {
             "  {workers:>2} client(s): daemon  {g_rate:>7.0}/s  p50 {gp50:.3} ms  p99 {gp99:.3} ms  (p50 ratio {:.2})",
             gp50 / dp50
         );
+        if workers == 1 {
+            println!(
+                "   1 client:    the daemon adds {:.3} ms at p50, of which {fp50:.3} ms is the floor",
+                gp50 - dp50
+            );
+        }
     }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(daemon.id().to_string())
-        .status();
-    let _ = daemon.wait();
 }
