@@ -5,7 +5,7 @@
 //!   says whether it succeeded, failed for good, or failed transiently. `dmp_push` ([`dmp::DmpPush`]) is the
 //!   first kind.
 //! - **Durability.** A job insert is committed in WAL mode with `synchronous = FULL` (fsync'd) before the API
-//!   answers; concurrent inserts share one transaction and one fsync ([`group`]). Claims and outcomes are committed
+//!   answers; concurrent inserts share one transaction and one fsync (`group.rs`). Claims and outcomes are committed
 //!   without their own fsync (a second SQLite pool with `synchronous = NORMAL`, `Store::relaxed_pools`): they
 //!   survive the daemon being killed, and the next fsync'd commit makes them durable too; a crash of the machine
 //!   itself may undo the last ones, which at worst sends a job once more, recognised as a resend (below). Nothing

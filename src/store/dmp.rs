@@ -173,7 +173,7 @@ impl Store {
 
     /// Stores a document received by the simulator; a replacement deprecates the replaced entry in the same
     /// transaction. `Conflict` when the uniqueId is already used.
-    /// Not fsync'd on SQLite ([`Store::relaxed_pools`]): the simulator stands for the remote DMP.
+    /// Not fsync'd on SQLite (`Store::relaxed_pools`): the simulator stands for the remote DMP.
     pub async fn sim_dmp_insert(&self, d: &SimDocumentRow) -> Result<(), StoreError> {
         on_pool!(relaxed self, |p, sql| {
             let mut tx = p.begin().await?;

@@ -8,7 +8,7 @@
 //! never see which. Each method runs the same statement text on either pool through the `on_pool!` macro, which
 //! expands the query code once per backend: the SQLite path keeps its statically typed `sqlx::Sqlite` code (the
 //! same queries, binds and pool settings as before: its behaviour and speed are unchanged), and the PostgreSQL
-//! path gets the statement with its `?` placeholders rewritten to `$1, $2…` ([`pg_sql`], converted once per
+//! path gets the statement with its `?` placeholders rewritten to `$1, $2…` (`pg_sql`, converted once per
 //! statement and cached). Why not sqlx's `Any` driver: it would route the SQLite path through a dynamically typed
 //! layer too (every row converted, no `SqliteConnectOptions` for WAL/`synchronous = FULL`), and it does not
 //! rewrite placeholders either. Why not a trait with two implementations: every query would be written twice.
