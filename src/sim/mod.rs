@@ -18,8 +18,7 @@
 //!
 //! - `dmp`: the DMP web services ([`dmp`]) at `/si-dmp-server/v2/services/`: TD0.2, ITI-41 over MTOM, VIHF
 //!   signature verification, XDS metadata rules; documents kept in a SQLite database of its own
-//!   (`sandbox-dmp.db` in the data directory). Port 9444 (9443 is left
-//!   to the PSC simulator).
+//!   (`sandbox-dmp.db` in the data directory). Port 9444 (9443 is left to the PSC simulator).
 //!
 //! - `mss_smtp`: the MSSanté operator's SMTP submission ([`mss`]): STARTTLS, client certificate or XOAUTH2 with a
 //!   PSC simulator token, delivery into in-memory test mailboxes ([`SimHost::mss_mailboxes`]), DSN and MDN. Port
