@@ -48,6 +48,26 @@ fn index_rss_child(path: &str) {
     println!("{:.1} {}", rss_mb(), index.len());
 }
 
+/// Child mode for profilers (`SEGUR_BENCH_JSON=<json>`): imports the JSON file into an index, prints the times.
+fn json_child(path: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let threads: usize = std::env::var("SEGUR_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let t = Instant::now();
+    let outcome = segur_gateway::finess::json_import::import_json_on(&bytes[..], threads).unwrap();
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let index = FinessIndex::build(outcome.dataset);
+    println!(
+        "JSON parse on {threads} threads {:.0} ms, index build {:.0} ms ({} structures)",
+        parse.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64() * 1e3,
+        index.len()
+    );
+}
+
 /// RSS (MB) of a fresh process holding the index of `csv_path`, and its structure count.
 fn index_rss(csv_path: &std::path::Path) -> Option<(f64, usize)> {
     let out = std::process::Command::new(std::env::current_exe().ok()?)
@@ -116,6 +136,10 @@ async fn daemon_rss(db: &std::path::Path, id: &str) -> Option<(f64, Duration)> {
 async fn main() {
     if let Ok(path) = std::env::var("SEGUR_BENCH_INDEX_RSS") {
         index_rss_child(&path);
+        return;
+    }
+    if let Ok(path) = std::env::var("SEGUR_BENCH_JSON") {
+        json_child(&path);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -190,8 +214,8 @@ async fn main() {
         t_jbuild.as_secs_f64() * 1e3
     );
     drop(jout);
-    // What serde_json alone costs to walk the whole document without building anything: through a reader (as
-    // the streamed importer reads) and from a slice (what a reader that cuts the file into elements would use).
+    // What serde_json alone costs to walk the whole document without building anything: through a reader (how
+    // the importer read before it cut the file into elements) and from a slice (how its workers parse elements).
     let (t_walk_reader, _) = best_of(2, || {
         let input = std::io::BufReader::with_capacity(1 << 16, &json[..]);
         serde_json::from_reader::<_, serde::de::IgnoredAny>(input).unwrap()
