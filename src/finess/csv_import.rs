@@ -54,7 +54,7 @@ pub use parallel::import_csv_bytes;
 use super::geo::lambert93_to_wgs84;
 use super::id::Finess;
 use super::model::{
-    Address, Coordinates, Counts, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
+    Address, Coordinates, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
     LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
 };
 
@@ -646,18 +646,7 @@ impl Importer {
             self.rejected.sort_by_key(|r| r.line());
         }
         source.encoding = self.decoder.encoding_name();
-        self.dataset.establishments.shrink_to_fit();
-        self.dataset.entities.shrink_to_fit();
-        ImportOutcome {
-            counts: Counts {
-                establishments: self.dataset.establishments.len(),
-                entities: self.dataset.entities.len(),
-                geolocations: attached,
-            },
-            dataset: self.dataset,
-            rejected: self.rejected,
-            source,
-        }
+        ImportOutcome::new(self.dataset, attached, self.rejected, source)
     }
 }
 
@@ -799,6 +788,7 @@ fn shorten(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finess::model::Counts;
     use std::io::Write;
 
     const SMALL: &str = include_str!("../../tests/data/finess/small.csv");

@@ -75,7 +75,7 @@ use super::csv_import::{postal_code_of, sniff_gzip};
 use super::geo::lambert93_to_wgs84;
 use super::id::Finess;
 use super::model::{
-    Address, Coordinates, Counts, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
+    Address, Coordinates, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
     LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
 };
 
@@ -682,25 +682,19 @@ struct RawTelecom {
 
 impl State {
     /// The outcome, once the whole document is read.
-    fn finish(mut self, header: stream::Header, gzip: bool) -> ImportOutcome {
-        self.dataset.establishments.shrink_to_fit();
-        self.dataset.entities.shrink_to_fit();
-        ImportOutcome {
-            counts: Counts {
-                establishments: self.dataset.establishments.len(),
-                entities: self.dataset.entities.len(),
-                geolocations: self.geolocations,
-            },
-            dataset: self.dataset,
-            rejected: self.rejected,
-            source: SourceInfo {
+    fn finish(self, header: stream::Header, gzip: bool) -> ImportOutcome {
+        ImportOutcome::new(
+            self.dataset,
+            self.geolocations,
+            self.rejected,
+            SourceInfo {
                 format: SourceFormat::FinessPlusJson,
                 version: header.version,
                 generated: header.generated,
                 encoding: None,
                 gzip,
             },
-        }
+        )
     }
 
     fn reject(&mut self, path: String, kind: RejectKind, reason: String) {
@@ -1068,6 +1062,7 @@ fn is_active(state: &Scalar, has_closing_date: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finess::model::Counts;
     use std::io::Write;
 
     const SAMPLE: &str = include_str!("../../tests/data/finess/sample.json");

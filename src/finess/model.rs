@@ -434,6 +434,30 @@ pub struct ImportOutcome {
     pub source: SourceInfo,
 }
 
+impl ImportOutcome {
+    /// The outcome of reading a file: counts taken from `dataset`, whose vectors are shrunk to fit (they are
+    /// kept for the life of the daemon).
+    pub(super) fn new(
+        mut dataset: Dataset,
+        geolocations: usize,
+        rejected: Vec<Rejected>,
+        source: SourceInfo,
+    ) -> ImportOutcome {
+        dataset.establishments.shrink_to_fit();
+        dataset.entities.shrink_to_fit();
+        ImportOutcome {
+            counts: Counts {
+                establishments: dataset.establishments.len(),
+                entities: dataset.entities.len(),
+                geolocations,
+            },
+            dataset,
+            rejected,
+            source,
+        }
+    }
+}
+
 /// Interns repeated text while importing: one [`Label`] per distinct value.
 ///
 /// Uses a fast non-cryptographic hash: the input is the national file an operator imports, and the worst an
