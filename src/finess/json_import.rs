@@ -61,8 +61,6 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read};
-
-mod stream;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
@@ -78,6 +76,8 @@ use super::model::{
     Address, Coordinates, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
     LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
 };
+
+mod stream;
 
 /// Why a FiNESS+ JSON file could not be read at all. Problems with single records are not errors: they are listed
 /// in [`ImportOutcome::rejected`].
@@ -116,12 +116,16 @@ impl From<serde_json::Error> for JsonImportError {
     }
 }
 
+/// Most worker threads [`import_json`] starts: the records are mapped on the calling thread, which more workers
+/// would only wait for (each also holds about 2 MiB of read-ahead).
+pub const MAX_THREADS: usize = 4;
+
 /// Reads a FiNESS+ JSON structures file (plain or gzip-compressed) from `reader`, one legal entity at a time,
-/// parsing the legal entities on as many threads as the machine has cores.
+/// parsing the legal entities on as many threads as the machine has cores, at most [`MAX_THREADS`].
 ///
 /// Pass a file or a byte slice (`&[u8]` is `Read`); no need to buffer it.
 pub fn import_json<R: Read>(reader: R) -> Result<ImportOutcome, JsonImportError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
     import_json_on(reader, threads)
 }
 
