@@ -21,8 +21,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 
 use serde::de::IgnoredAny;
 
@@ -223,10 +223,9 @@ impl<R: Read> Framer<R> {
     /// The end (exclusive) of the value starting at `self.pos` (whitespace skipped before). Only strings and
     /// bracket depth are followed; the slice is checked by whoever parses it.
     fn value_end(&mut self) -> Result<usize, JsonImportError> {
-        let start = self.pos;
         let first = match self.peek()? {
             Some(b) => b,
-            None => return Err(self.at(start).error("EOF while parsing a value")),
+            None => return Err(self.at(self.pos).error("EOF while parsing a value")),
         };
         let start = self.pos;
         if matches!(first, b',' | b':' | b']' | b'}') {
@@ -315,10 +314,10 @@ pub(super) fn read<R: Read>(
     }
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
     let (result_tx, result_rx) = mpsc::channel::<Done>();
-    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let batch_rx = Mutex::new(batch_rx);
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let rx = Arc::clone(&batch_rx);
+            let rx = &batch_rx;
             let tx = result_tx.clone();
             scope.spawn(move || {
                 loop {
@@ -528,27 +527,10 @@ fn frame<R: Read>(input: R, sink: &mut dyn Sink) -> Result<Header, JsonImportErr
 fn elements<R: Read>(f: &mut Framer<R>, sink: &mut dyn Sink) -> Result<(), JsonImportError> {
     f.pos += 1;
     f.discard(f.pos);
+    // Elements framed so far; batches sent so far.
     let mut index = 0usize;
-    let mut batch_first = 0usize;
     let mut seq = 0usize;
     let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let mut send = |f: &mut Framer<R>,
-                    ranges: &mut Vec<(usize, usize)>,
-                    index: usize,
-                    batch_first: &mut usize| {
-        let end = f.pos;
-        let (bytes, origin) = f.take(end);
-        let batch = Batch {
-            seq,
-            first: *batch_first,
-            bytes,
-            elements: std::mem::take(ranges),
-            origin,
-        };
-        seq += 1;
-        *batch_first = index;
-        sink.batch(batch)
-    };
     if f.peek()? == Some(b']') {
         f.pos += 1;
         return Ok(());
@@ -575,7 +557,16 @@ fn elements<R: Read>(f: &mut Framer<R>, sink: &mut dyn Sink) -> Result<(), JsonI
             None => return Err(f.at(f.pos).error("EOF while parsing a list")),
         };
         if closed || f.pos >= BATCH {
-            send(f, &mut ranges, index, &mut batch_first)?;
+            let end = f.pos;
+            let (bytes, origin) = f.take(end);
+            sink.batch(Batch {
+                seq,
+                first: index - ranges.len(),
+                bytes,
+                elements: std::mem::take(&mut ranges),
+                origin,
+            })?;
+            seq += 1;
         }
         if closed {
             return Ok(());
