@@ -18,7 +18,8 @@
 //!
 //! Specifications followed: `shared/spec/*.md` (condensed INSi, DMP, MSSanté, PSC, FINESS, IGC Santé, DSR MS1).
 
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate: `finess::load::release_free_memory` (glibc's `malloc_trim`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;

@@ -69,6 +69,8 @@ pub async fn keep_loaded(state: AppState) {
                         "FINESS index loaded"
                     );
                     state.finess.set(g, index);
+                    // The old index is gone unless a request still holds it: its pages go back too.
+                    tokio::task::spawn_blocking(crate::finess::load::release_free_memory);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "FINESS index not loaded"),
