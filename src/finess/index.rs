@@ -20,10 +20,14 @@
 //!
 //! A search resolves each query token to its range of dictionary tokens (and whether the token itself exists,
 //! for exact matches), picks the cheapest source of candidates (the query token whose range has the fewest
-//! postings, or the department or category filter list), streams the candidates in rank order (one list, a
-//! sorted union of a few, or a k-way merge of many) and checks each against the other tokens with integer
-//! comparisons on its own token ids. Because candidates come in rank order, the search stops as soon as `limit`
-//! results with the best possible score are found; a candidate that can no longer enter the results is not kept.
+//! postings, or a *required* list: the department or category filter's, or the postings of a query word whose
+//! range is a single token), streams the candidates in rank order (one list, a sorted union of a few, or a k-way
+//! merge of many), drops those missing from the other required lists (galloping through them, no record touched)
+//! and checks the rest against the other tokens on its own token ids: the first id at or after the start of a
+//! word's range says whether the record has it, whole or as a prefix (a branch-free count over a few integers).
+//! Candidates are checked in blocks whose records are read together first, so that their memory loads overlap.
+//! Because candidates come in rank order, the search stops as soon as `limit` results with the best possible
+//! score are found; a candidate that can no longer enter the results is not kept.
 //! When the records with the best score (every word that exists as a whole word matching exactly) may be rare,
 //! they are taken first from the shortest posting list of those exact words, if that list is cheaper than the
 //! general source, so that the second pass can stop early.
@@ -58,6 +62,8 @@ const ESTABLISHMENT: u8 = 2;
 const SHADOWED: u8 = 4;
 /// Query tokens beyond this number are ignored (a guard against pathological queries).
 pub const MAX_QUERY_TOKENS: usize = 16;
+/// Candidates checked together (see [`FinessIndex::warm`]).
+const BLOCK: usize = 32;
 /// Token ranges with at most this many postings are merged by sorting; larger ones are streamed.
 const MATERIALIZE_MAX: usize = 4096;
 
@@ -329,7 +335,7 @@ struct QueryToken {
     /// Dictionary range of the tokens it is a prefix of.
     lo: u32,
     hi: u32,
-    /// Dictionary id of the token itself, if it exists.
+    /// Dictionary id of the token itself, if it exists: then `lo` (a word sorts before the words it begins).
     exact: Option<u32>,
     /// Postings in the range.
     cost: usize,
@@ -737,25 +743,29 @@ impl FinessIndex {
             None => None,
         };
 
-        // The shortest filter list, if any.
-        let mut filter_list: Option<&[u32]> = None;
-        for list in [
+        let check = |rank| self.check(rank, &tokens, department, category, query);
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+
+        // Lists every result is in: the filters' and those of the words whose range is a single token. The
+        // shortest is the source unless a word's range is cheaper; the source's ranks that are not in all the
+        // others are skipped before `check` (a merge by galloping over sorted lists).
+        let mut required: Vec<&[u32]> = [
             department.map(|id| self.departments.list(id)),
             category.map(|id| self.categories.list(id)),
         ]
         .into_iter()
         .flatten()
-        {
-            if filter_list.is_none_or(|best| list.len() < best.len()) {
-                filter_list = Some(list);
-            }
-        }
-        let check = |rank| self.check(rank, &tokens, department, category, query);
-        let mut hits: Vec<(u32, u32)> = Vec::new();
-
-        // The cheapest source of candidates: the query word with the fewest postings in its range, or a filter.
+        .chain(
+            tokens
+                .iter()
+                .filter(|t| t.hi - t.lo == 1)
+                .map(|t| self.postings_of(t.lo)),
+        )
+        .collect();
+        required.sort_by_key(|list| list.len());
+        // The cheapest source of candidates: the query word with the fewest postings in its range, or a list.
         let cheapest_token = tokens.iter().min_by_key(|t| t.cost);
-        let general_cost = match (cheapest_token, filter_list) {
+        let general_cost = match (cheapest_token, required.first()) {
             (Some(token), Some(list)) => token.cost.min(list.len()),
             (Some(token), None) => token.cost,
             (None, Some(list)) => list.len(),
@@ -773,8 +783,10 @@ impl FinessIndex {
             .map(|exact| self.postings_of(exact))
             .min_by_key(|list| list.len());
         if let Some(list) = exact_list.filter(|list| list.len() < general_cost) {
+            let mut lists: Vec<Cursor<'_>> =
+                required.iter().map(|list| Cursor { list, at: 0 }).collect();
             for &rank in list {
-                if check(rank) == Some(best_score) {
+                if lists.iter_mut().all(|c| c.holds(rank)) && check(rank) == Some(best_score) {
                     hits.push((best_score, rank));
                     if hits.len() >= query.limit {
                         return self.hits(hits, query.limit);
@@ -788,31 +800,59 @@ impl FinessIndex {
 
         // Phase 2: candidates in rank order; stop once `limit` records of the best score left are in (later ones
         // rank lower), skip those that can no longer make it.
-        let candidates = match (cheapest_token, filter_list) {
-            (Some(token), Some(list)) if list.len() < token.cost => Candidates::List(list.iter()),
-            (Some(token), _) => self.candidates(token),
-            (None, Some(list)) => Candidates::List(list.iter()),
-            (None, None) => return Vec::new(),
+        let (candidates, others) = match (cheapest_token, required.first()) {
+            (_, Some(list)) if cheapest_token.is_none_or(|token| list.len() <= token.cost) => {
+                (Candidates::List(list.iter()), &required[1..])
+            }
+            (Some(token), _) => (self.candidates(token), &required[..]),
+            (None, _) => return Vec::new(),
         };
+        let mut others: Vec<Cursor<'_>> =
+            others.iter().map(|list| Cursor { list, at: 0 }).collect();
+        let candidates = candidates.filter(|&rank| others.iter_mut().all(|c| c.holds(rank)));
         let mut per_score = vec![0usize; top as usize + 1];
-        for rank in candidates {
-            let Some(score) = check(rank) else {
-                continue;
-            };
-            if score > top {
-                continue; // Found in phase 1.
-            }
-            let at_least_as_good = found_best + per_score[score as usize..].iter().sum::<usize>();
-            if at_least_as_good >= query.limit {
-                continue;
-            }
-            per_score[score as usize] += 1;
-            hits.push((score, rank));
-            if found_best + per_score[top as usize] >= query.limit {
-                break;
+        let mut candidates = candidates.peekable();
+        let mut block = Vec::with_capacity(BLOCK);
+        while candidates.peek().is_some() {
+            block.clear();
+            block.extend(candidates.by_ref().take(BLOCK));
+            self.warm(&block);
+            for &rank in &block {
+                let Some(score) = check(rank) else {
+                    continue;
+                };
+                if score > top {
+                    continue; // Found in phase 1.
+                }
+                let at_least_as_good =
+                    found_best + per_score[score as usize..].iter().sum::<usize>();
+                if at_least_as_good >= query.limit {
+                    continue;
+                }
+                per_score[score as usize] += 1;
+                hits.push((score, rank));
+                if found_best + per_score[top as usize] >= query.limit {
+                    return self.hits(hits, query.limit);
+                }
             }
         }
         self.hits(hits, query.limit)
+    }
+
+    /// Reads the first token id of each record of `ranks` (and its flags), so that their cache lines are loaded
+    /// together, in parallel, before [`check`](Self::check) walks them one by one. A search that scans thousands
+    /// of candidates spends most of its time waiting for these lines; loaded one at a time, each wait is a full
+    /// memory round trip.
+    fn warm(&self, ranks: &[u32]) {
+        let mut sum = 0u32;
+        for &rank in ranks {
+            let r = rank as usize;
+            let start = self.record_tokens_start.get(r).copied().unwrap_or(0);
+            let first = self.record_tokens.get(start as usize).copied().unwrap_or(0);
+            let flags = self.flags.get(r).copied().unwrap_or(0);
+            sum = sum.wrapping_add(first).wrapping_add(u32::from(flags));
+        }
+        std::hint::black_box(sum);
     }
 
     /// The best `limit` results, ordered.
@@ -917,23 +957,39 @@ impl FinessIndex {
         let own = self
             .record_tokens
             .get(self.record_tokens_start[r] as usize..self.record_tokens_start[r + 1] as usize)?;
+        // The record's token ids are sorted and a query word's range is contiguous, starting with the word itself
+        // when it exists: the first id at or after the range's start tells everything (a branch-free count).
         let mut score = 0;
         for token in tokens {
-            let mut found = false;
-            for &t in own {
-                if t >= token.lo && t < token.hi {
-                    found = true;
-                    if Some(t) == token.exact {
-                        score += 1;
-                        break;
-                    }
-                }
-            }
-            if !found {
-                return None;
+            let below = own.iter().filter(|&&t| t < token.lo).count();
+            match own.get(below) {
+                Some(&t) if t < token.hi => score += u32::from(Some(t) == token.exact),
+                _ => return None,
             }
         }
         Some(score)
+    }
+}
+
+/// A sorted list of ranks, asked about ascending ranks.
+struct Cursor<'a> {
+    list: &'a [u32],
+    /// Ranks before this position are below every rank asked so far.
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// Whether `rank` is in the list; each call must ask a greater rank than the previous one.
+    fn holds(&mut self, rank: u32) -> bool {
+        let rest = self.list.get(self.at..).unwrap_or_default();
+        // Gallop: double the stretch until it ends at or past `rank`, then binary-search the stretch.
+        let mut end = 1;
+        while end < rest.len() && rest[end - 1] < rank {
+            end *= 2;
+        }
+        let end = end.min(rest.len());
+        self.at += rest[..end].partition_point(|&r| r < rank);
+        self.list.get(self.at) == Some(&rank)
     }
 }
 
@@ -1331,6 +1387,23 @@ mod tests {
     }
 
     #[test]
+    fn cursor_answers_like_a_binary_search() {
+        let list: Vec<u32> = (0..5000u32).filter(|n| n % 3 == 0 || n % 7 == 0).collect();
+        for step in [1u32, 2, 5, 97, 1000] {
+            let mut cursor = Cursor { list: &list, at: 0 };
+            for rank in (0..5100).step_by(step as usize) {
+                assert_eq!(
+                    cursor.holds(rank),
+                    list.binary_search(&rank).is_ok(),
+                    "{rank} by {step}"
+                );
+            }
+        }
+        let mut empty = Cursor { list: &[], at: 0 };
+        assert!(!empty.holds(0) && !empty.holds(7));
+    }
+
+    #[test]
     fn large_ranges_stream_in_rank_order() {
         // Many tokens sharing a prefix (merged lazily), rare and common exact words, filters: the same results as a
         // brute-force scan.
@@ -1380,6 +1453,11 @@ mod tests {
             ("al alder", Some("75"), Some("354")),
             ("", Some("01"), Some("460")),
             ("alto alpine al", None, None),
+            // Words whose range is one token: their lists and the filters' are merged before the checks.
+            ("album0 al", Some("01"), None),
+            ("alder album1", None, Some("354")),
+            ("album17 alpha", Some("75"), Some("500")),
+            ("album2 album20", Some("13"), None),
         ];
         for (text, department, category) in queries {
             for limit in [1, 7, 20, 10_000] {
