@@ -68,6 +68,93 @@ fn json_child(path: &str) {
     );
 }
 
+/// Lookup and name-search latencies over `index` (printed).
+fn latencies(index: &FinessIndex) {
+    // Lookups.
+    let ids: Vec<_> = index
+        .dataset()
+        .establishments
+        .iter()
+        .map(|e| e.finess)
+        .chain(index.dataset().entities.iter().map(|e| e.finess))
+        .collect();
+    let mut lat = Vec::with_capacity(ids.len());
+    let mut found = 0usize;
+    for id in ids.iter().step_by(2) {
+        let t = Instant::now();
+        found += usize::from(std::hint::black_box(index.get(id)).is_some());
+        lat.push(t.elapsed());
+    }
+    println!(
+        "lookup by FINESS over {} ids: p50 {:.2} µs, p99 {:.2} µs (found {found})",
+        lat.len(),
+        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
+        pct(&mut lat, 0.99).as_secs_f64() * 1e6
+    );
+
+    // Name searches: prefixes of real words of the names, one and two words, some with filters.
+    let names: Vec<String> = index
+        .dataset()
+        .establishments
+        .iter()
+        .step_by(37)
+        .map(|e| e.name.to_string())
+        .collect();
+    let mut queries = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let words: Vec<&str> = n
+            .split_whitespace()
+            .filter(|w| w.chars().count() > 2)
+            .collect();
+        if let Some(w) = words.last() {
+            let p: String = w.chars().take(3 + i % 3).collect();
+            queries.push(if i % 2 == 0 || words.len() < 2 {
+                p
+            } else {
+                format!("{} {p}", words[0])
+            });
+        }
+    }
+    // Five passes over the same queries: a single pass's p99 (its 27th slowest query) moves by up to 1.7× from
+    // run to run on a shared 2-core machine; the median pass is reported, with the range.
+    let mut p50s = Vec::new();
+    let mut p99s = Vec::new();
+    let mut hits = 0usize;
+    for _ in 0..5 {
+        let mut lat = Vec::with_capacity(queries.len());
+        hits = 0;
+        for (i, q) in queries.iter().enumerate() {
+            let mut query = SearchQuery::new(q).limit(20);
+            if i % 5 == 0 {
+                query = query.department("75");
+            }
+            let t = Instant::now();
+            hits += std::hint::black_box(index.search(&query)).len();
+            lat.push(t.elapsed());
+        }
+        p50s.push(pct(&mut lat, 0.5));
+        p99s.push(pct(&mut lat, 0.99));
+    }
+    let (p50, p99) = (pct(&mut p50s, 0.5), pct(&mut p99s, 0.5));
+    println!(
+        "name search over {} queries, median of 5 passes: p50 {:.1} µs, p99 {:.1} µs (passes {:.0}–{:.0} µs; {hits} hits)",
+        queries.len(),
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        p99s[0].as_secs_f64() * 1e6,
+        p99s[4].as_secs_f64() * 1e6
+    );
+}
+
+/// Child mode (`SEGUR_BENCH_LATENCY=<csv>`): [`latencies`] in a fresh process holding only the index.
+fn latency_child(path: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcome = segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
+    drop(bytes);
+    latencies(&FinessIndex::build(outcome.dataset));
+}
+
 /// RSS (MB) of a fresh process holding the index of `csv_path`, and its structure count.
 fn index_rss(csv_path: &std::path::Path) -> Option<(f64, usize)> {
     let out = std::process::Command::new(std::env::current_exe().ok()?)
@@ -136,6 +223,10 @@ async fn daemon_rss(db: &std::path::Path, id: &str) -> Option<(f64, Duration)> {
 async fn main() {
     if let Ok(path) = std::env::var("SEGUR_BENCH_INDEX_RSS") {
         index_rss_child(&path);
+        return;
+    }
+    if let Ok(path) = std::env::var("SEGUR_BENCH_LATENCY") {
+        latency_child(&path);
         return;
     }
     if let Ok(path) = std::env::var("SEGUR_BENCH_JSON") {
@@ -301,68 +392,20 @@ async fn main() {
     drop(json);
     drop(outcome);
 
-    // Lookups.
-    let ids: Vec<_> = index
-        .dataset()
-        .establishments
-        .iter()
-        .map(|e| e.finess)
-        .chain(index.dataset().entities.iter().map(|e| e.finess))
-        .collect();
-    let mut lat = Vec::with_capacity(ids.len());
-    let mut found = 0usize;
-    for id in ids.iter().step_by(2) {
-        let t = Instant::now();
-        found += usize::from(std::hint::black_box(index.get(id)).is_some());
-        lat.push(t.elapsed());
+    println!("latencies in this process, after everything above:");
+    latencies(&index);
+    // The daemon serves from a process that holds only its index; this one has been through 350 MB of other
+    // work, which makes its searches slower (about twice, same queries, same index): both are reported.
+    match std::process::Command::new(std::env::current_exe().unwrap())
+        .env("SEGUR_BENCH_LATENCY", &csv_path)
+        .output()
+    {
+        Ok(out) => print!(
+            "latencies in a fresh process holding only the index, as the daemon does:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(e) => println!("latency child failed: {e}"),
     }
-    println!(
-        "lookup by FINESS over {} ids: p50 {:.2} µs, p99 {:.2} µs (found {found})",
-        lat.len(),
-        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
-        pct(&mut lat, 0.99).as_secs_f64() * 1e6
-    );
-
-    // Name searches: prefixes of real words of the names, one and two words, some with filters.
-    let names: Vec<String> = index
-        .dataset()
-        .establishments
-        .iter()
-        .step_by(37)
-        .map(|e| e.name.to_string())
-        .collect();
-    let mut queries = Vec::new();
-    for (i, n) in names.iter().enumerate() {
-        let words: Vec<&str> = n
-            .split_whitespace()
-            .filter(|w| w.chars().count() > 2)
-            .collect();
-        if let Some(w) = words.last() {
-            let p: String = w.chars().take(3 + i % 3).collect();
-            queries.push(if i % 2 == 0 || words.len() < 2 {
-                p
-            } else {
-                format!("{} {p}", words[0])
-            });
-        }
-    }
-    let mut lat = Vec::with_capacity(queries.len());
-    let mut hits = 0usize;
-    for (i, q) in queries.iter().enumerate() {
-        let mut query = SearchQuery::new(q).limit(20);
-        if i % 5 == 0 {
-            query = query.department("75");
-        }
-        let t = Instant::now();
-        hits += std::hint::black_box(index.search(&query)).len();
-        lat.push(t.elapsed());
-    }
-    println!(
-        "name search over {} queries: p50 {:.1} µs, p99 {:.1} µs ({hits} hits)",
-        lat.len(),
-        pct(&mut lat, 0.5).as_secs_f64() * 1e6,
-        pct(&mut lat, 0.99).as_secs_f64() * 1e6
-    );
     println!(
         "RSS of this benchmark process (index + everything above, not returned to the OS): {:.0} MB",
         rss_mb()
