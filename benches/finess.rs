@@ -395,7 +395,7 @@ async fn main() {
     println!("latencies in this process, after everything above:");
     latencies(&index);
     // The daemon serves from a process that holds only its index; this one has been through 350 MB of other
-    // work, which makes its searches slower (about twice, same queries, same index): both are reported.
+    // work. Both are reported (in session 9 they agreed within the run-to-run spread).
     match std::process::Command::new(std::env::current_exe().unwrap())
         .env("SEGUR_BENCH_LATENCY", &csv_path)
         .output()
