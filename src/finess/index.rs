@@ -746,7 +746,7 @@ impl FinessIndex {
             None => None,
         };
 
-        let check = |rank| self.check(rank, &tokens, department, category, query);
+        let check = |rank| self.check(rank, &tokens, query);
         let mut hits: Vec<(u32, u32)> = Vec::new();
 
         // Lists every result is in: the filters' and those of the words whose range is a single token. The
@@ -942,15 +942,10 @@ impl FinessIndex {
         })
     }
 
-    /// Whether the record at `rank` passes the filters and matches every token; its score if so.
-    fn check(
-        &self,
-        rank: u32,
-        tokens: &[QueryToken],
-        department: Option<u32>,
-        category: Option<u32>,
-        query: &SearchQuery<'_>,
-    ) -> Option<u32> {
+    /// Whether the record at `rank` passes the flag filters (closed, shadowed, kind) and matches every token; its
+    /// score if so. The department and category filters are not checked here: every candidate has already been
+    /// found in their lists (the *required* lists of [`search`](Self::search)).
+    fn check(&self, rank: u32, tokens: &[QueryToken], query: &SearchQuery<'_>) -> Option<u32> {
         let r = rank as usize;
         let flags = *self.flags.get(r)?;
         if flags & SHADOWED != 0 || (!query.include_closed && flags & ACTIVE == 0) {
@@ -960,11 +955,6 @@ impl FinessIndex {
             Some(StructureKind::Entity) if flags & ESTABLISHMENT != 0 => return None,
             Some(StructureKind::Establishment) if flags & ESTABLISHMENT == 0 => return None,
             _ => {}
-        }
-        if department.is_some_and(|d| self.departments.of_rank.get(r) != Some(&d))
-            || category.is_some_and(|c| self.categories.of_rank.get(r) != Some(&c))
-        {
-            return None;
         }
         let own = self
             .record_tokens
