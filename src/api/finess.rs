@@ -40,11 +40,10 @@ impl FinessState {
         self.get().map(|c| c.0)
     }
 
-    /// Replaces the index.
-    pub fn set(&self, generation: i64, index: FinessIndex) {
-        if let Ok(mut c) = self.current.write() {
-            *c = Some(Arc::new((generation, index)));
-        }
+    /// Replaces the index; returns the one it replaced, if any.
+    pub fn set(&self, generation: i64, index: FinessIndex) -> Option<Arc<(i64, FinessIndex)>> {
+        let mut current = self.current.write().ok()?;
+        current.replace(Arc::new((generation, index)))
     }
 
     fn mark_ready(&self) {
@@ -68,9 +67,12 @@ pub async fn keep_loaded(state: AppState) {
                         structures = index.len(),
                         "FINESS index loaded"
                     );
-                    state.finess.set(g, index);
-                    // The old index is gone unless a request still holds it: its pages go back too.
-                    tokio::task::spawn_blocking(crate::finess::load::release_free_memory);
+                    // `load_index` already handed back what the build freed; an index replaced here is freed
+                    // now (unless a request still holds it), and its pages go back too.
+                    if let Some(previous) = state.finess.set(g, index) {
+                        drop(previous);
+                        tokio::task::spawn_blocking(crate::finess::load::release_free_memory);
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "FINESS index not loaded"),
