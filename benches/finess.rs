@@ -34,16 +34,18 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, out.unwrap())
 }
 
+/// The index of a CSV file, imported on every core (the file's bytes are freed before returning).
+fn csv_index(path: &str) -> FinessIndex {
+    let bytes = std::fs::read(path).unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcome = segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
+    FinessIndex::build(outcome.dataset)
+}
+
 /// Child mode (`SEGUR_BENCH_INDEX_RSS=<csv>`): imports the file into an index, keeps only the index (what the
 /// daemon keeps), and prints its RSS in MB. Run in a fresh process so the parent's other data does not count.
 fn index_rss_child(path: &str) {
-    let index = {
-        let bytes = std::fs::read(path).unwrap();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let outcome =
-            segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
-        FinessIndex::build(outcome.dataset)
-    };
+    let index = csv_index(path);
     std::hint::black_box(&index);
     println!("{:.1} {}", rss_mb(), index.len());
 }
@@ -148,11 +150,7 @@ fn latencies(index: &FinessIndex) {
 
 /// Child mode (`SEGUR_BENCH_LATENCY=<csv>`): [`latencies`] in a fresh process holding only the index.
 fn latency_child(path: &str) {
-    let bytes = std::fs::read(path).unwrap();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let outcome = segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
-    drop(bytes);
-    latencies(&FinessIndex::build(outcome.dataset));
+    latencies(&csv_index(path));
 }
 
 /// RSS (MB) of a fresh process holding the index of `csv_path`, and its structure count.
