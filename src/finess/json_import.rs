@@ -34,9 +34,10 @@
 //! - **Streamed, elements parsed in parallel**: the document is never held whole. The `stream` submodule reads
 //!   the input in chunks, cuts out each element of `pmej` (one legal entity with its sites) by following only
 //!   strings and bracket depth, and hands batches of elements to worker threads, where serde_json deserializes
-//!   them from a slice (four times faster than through a reader, which copies byte by byte); the elements are
-//!   then mapped to records on the calling thread **in document order**, so rejections, "first kept" duplicates
-//!   and errors are those of a one-pass reader (the tests compare both on odd and corrupted inputs). `gcc`, `gco`,
+//!   them from a slice (four times faster than through a reader, which copies byte by byte; strings without
+//!   escapes are borrowed, not copied) and maps them to records. The calling thread then keeps the records **in
+//!   document order**, and only there checks repeated numbers, so rejections, "first kept" duplicates and errors
+//!   are those of a one-pass reader (the tests compare both on odd and corrupted inputs). `gcc`, `gco`,
 //!   `engagement` and `evenement` are skipped without being built. gzip is detected from its magic bytes and
 //!   decompressed on the fly ([`flate2::read::MultiGzDecoder`], which also reads multi-member files). A JSON
 //!   error gives the file's line and column, and the element (`pmej[12]: …`).
@@ -58,6 +59,7 @@
 //! - `etatObjet`: `A` is active, `I` inactive; absent or other values count as active unless a closing date is
 //!   given.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read};
@@ -116,8 +118,8 @@ impl From<serde_json::Error> for JsonImportError {
     }
 }
 
-/// Most worker threads [`import_json`] starts: the records are mapped on the calling thread, which more workers
-/// would only wait for (each also holds about 2 MiB of read-ahead).
+/// Most worker threads [`import_json`] starts: the calling thread frames the input for all of them, which more
+/// workers would only wait for (each also holds about 2 MiB of read-ahead).
 pub const MAX_THREADS: usize = 4;
 
 /// Reads a FiNESS+ JSON structures file (plain or gzip-compressed) from `reader`, one legal entity at a time,
@@ -149,9 +151,7 @@ fn read_all<R: Read>(
     threads: usize,
 ) -> Result<ImportOutcome, JsonImportError> {
     let mut state = State::default();
-    let header = stream::read(input, threads, &mut |index, element| {
-        state.pmej(index, element)
-    })?;
+    let header = stream::read(input, threads, &mut state)?;
     if !header.pmej {
         return Err(JsonImportError::MissingPmej);
     }
@@ -175,17 +175,44 @@ impl fmt::Display for At {
     }
 }
 
-/// What the importer builds while the document streams by.
+/// What the importer builds while the document streams by: the records of the mapped elements, applied in
+/// document order.
 #[derive(Default)]
 struct State {
-    interner: Interner,
+    /// Maps the elements read on this thread (when there are no workers).
+    mapper: Mapper,
     dataset: Dataset,
     rejected: Vec<Rejected>,
     entities: HashSet<Finess, FastHash>,
     establishments: HashSet<Finess, FastHash>,
     geolocations: usize,
+}
+
+/// A rejected record: its JSON path, the kind of problem, why.
+type Refusal = (String, RejectKind, String);
+
+/// Maps `pmej` elements to records, on a worker thread or on the calling thread. Everything that does not depend
+/// on the elements before is done here; [`State::apply`] does the rest (repeated numbers) in document order.
+///
+/// Each worker has its own interner, so a repeated value is shared within a worker's records, and the workers
+/// hold one copy each of it (a few hundred kB on the synthetic national file).
+#[derive(Default)]
+struct Mapper {
+    interner: Interner,
     /// Reused buffer for text built from several values.
     scratch: String,
+}
+
+/// One `pmej` element mapped, before the checks that depend on the elements before it.
+struct Mapped {
+    /// Index of the element in `pmej`.
+    index: usize,
+    /// The legal entity, or the element's rejections (the legal entity's, then its sites', orphaned).
+    entity: Result<LegalEntity, Vec<Refusal>>,
+    /// `ege` is not an array.
+    sites_bad: Option<Refusal>,
+    /// Each site: its record, or why it is rejected.
+    sites: Vec<Result<Establishment, Refusal>>,
 }
 
 /// Seed for the whole document (the one-pass reader this module had before [`stream`]; kept as the tests'
@@ -266,7 +293,7 @@ impl<'de> Visitor<'de> for PmejList<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0usize;
         loop {
-            match seq.next_element::<Loose<RawPmej>>() {
+            match seq.next_element::<Loose<RawPmej<'de>>>() {
                 Ok(Some(element)) => self.state.pmej(index, element),
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(de::Error::custom(format_args!("pmej[{index}]: {e}"))),
@@ -279,45 +306,22 @@ impl<'de> Visitor<'de> for PmejList<'_> {
 /// Any JSON value read as optional text: strings as they are, numbers and booleans written out, `null`, arrays
 /// and objects as nothing.
 ///
-/// Short values (codes, dates, postal codes: most of them) are kept inline, so reading them allocates nothing;
-/// the importer then shares them ([`Label`]) or copies them.
+/// Text borrows from the input when it has no escape (most values): reading it allocates nothing, and the
+/// importer then shares it ([`Label`]) or copies it.
 #[derive(Debug, Default)]
-enum Scalar {
+enum Scalar<'a> {
     /// Absent, `null`, an array or an object.
     #[default]
     Absent,
-    /// At most [`SHORT`] bytes.
-    Short { len: u8, bytes: [u8; SHORT] },
-    /// Longer text.
-    Long(String),
+    /// A string, or a number or boolean written out.
+    Text(Cow<'a, str>),
 }
 
-/// Longest text a [`Scalar`] keeps inline.
-const SHORT: usize = 22;
-
-impl Scalar {
-    fn new(text: &str) -> Scalar {
-        let len = text.len();
-        if len <= SHORT {
-            let mut bytes = [0u8; SHORT];
-            bytes[..len].copy_from_slice(text.as_bytes());
-            Scalar::Short {
-                len: len as u8,
-                bytes,
-            }
-        } else {
-            Scalar::Long(text.to_owned())
-        }
-    }
-
+impl Scalar<'_> {
     fn raw(&self) -> Option<&str> {
         match self {
             Scalar::Absent => None,
-            // A whole `&str` was copied: always valid UTF-8.
-            Scalar::Short { len, bytes } => {
-                std::str::from_utf8(bytes.get(..usize::from(*len))?).ok()
-            }
-            Scalar::Long(text) => Some(text),
+            Scalar::Text(text) => Some(text),
         }
     }
 
@@ -328,65 +332,67 @@ impl Scalar {
 
     fn boxed(self) -> Option<Box<str>> {
         match self {
-            Scalar::Long(text) if text.trim().len() == text.len() => Some(text.into_boxed_str()),
+            Scalar::Text(Cow::Owned(text)) if text.trim().len() == text.len() => {
+                Some(text.into_boxed_str())
+            }
             other => other.text().map(Box::from),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ScalarVisitor;
 
         impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
+            type Value = Scalar<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
 
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::new(v))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Borrowed(v)))
             }
 
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(if v.len() <= SHORT {
-                    Scalar::new(&v)
-                } else {
-                    Scalar::Long(v)
-                })
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_owned())))
             }
 
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar::new(&v.to_string()))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v)))
             }
 
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar::new(&v.to_string()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
             }
 
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar::new(&v.to_string()))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
             }
 
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar::new(&v.to_string()))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
             }
 
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::Absent)
             }
 
-            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+            fn visit_none<E: de::Error>(self) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::Absent)
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Absent)
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Absent)
             }
@@ -552,136 +558,138 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Many<T> {
 /// One `pmej` element (legal entity and its sites). Other keys are skipped.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawPmej {
-    #[serde(rename = "informationsGeneralesPMEJ")]
-    info: Loose<RawPmejInfo>,
-    #[serde(rename = "adresse")]
-    addresses: Many<RawAddress>,
-    #[serde(rename = "contact")]
-    contacts: Many<RawContact>,
-    #[serde(rename = "ege")]
-    sites: Many<RawEge>,
-    #[serde(rename = "etatObjet")]
-    state: Scalar,
-    #[serde(rename = "dateDerniereMaj")]
-    updated: Scalar,
+struct RawPmej<'a> {
+    #[serde(rename = "informationsGeneralesPMEJ", borrow)]
+    info: Loose<RawPmejInfo<'a>>,
+    #[serde(rename = "adresse", borrow)]
+    addresses: Many<RawAddress<'a>>,
+    #[serde(rename = "contact", borrow)]
+    contacts: Many<RawContact<'a>>,
+    #[serde(rename = "ege", borrow)]
+    sites: Many<RawEge<'a>>,
+    #[serde(rename = "etatObjet", borrow)]
+    state: Scalar<'a>,
+    #[serde(rename = "dateDerniereMaj", borrow)]
+    updated: Scalar<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawPmejInfo {
-    #[serde(rename = "numFinessPm")]
-    finess: Scalar,
-    #[serde(rename = "denominationPm")]
-    name: Scalar,
-    #[serde(rename = "denominationLonguePmSmsse")]
-    long_name: Scalar,
-    #[serde(rename = "siren")]
-    siren: Scalar,
-    #[serde(rename = "codeApe")]
-    ape: Scalar,
-    #[serde(rename = "dateCreation")]
-    created: Scalar,
-    #[serde(rename = "dateFermeture")]
-    closed: Scalar,
-    #[serde(rename = "statutJuridique")]
-    legal_status: Scalar,
-    #[serde(rename = "categorieentiteGeographiqueExercice")]
-    category: Scalar,
+struct RawPmejInfo<'a> {
+    #[serde(rename = "numFinessPm", borrow)]
+    finess: Scalar<'a>,
+    #[serde(rename = "denominationPm", borrow)]
+    name: Scalar<'a>,
+    #[serde(rename = "denominationLonguePmSmsse", borrow)]
+    long_name: Scalar<'a>,
+    #[serde(rename = "siren", borrow)]
+    siren: Scalar<'a>,
+    #[serde(rename = "codeApe", borrow)]
+    ape: Scalar<'a>,
+    #[serde(rename = "dateCreation", borrow)]
+    created: Scalar<'a>,
+    #[serde(rename = "dateFermeture", borrow)]
+    closed: Scalar<'a>,
+    #[serde(rename = "statutJuridique", borrow)]
+    legal_status: Scalar<'a>,
+    #[serde(rename = "categorieentiteGeographiqueExercice", borrow)]
+    category: Scalar<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawEge {
-    #[serde(rename = "informationsGeneralesEGE")]
-    info: Loose<RawEgeInfo>,
-    #[serde(rename = "categorieentiteGeographiqueExercice")]
-    category: Scalar,
-    #[serde(rename = "adresse")]
-    addresses: Many<RawAddress>,
-    #[serde(rename = "contact")]
-    contacts: Many<RawContact>,
-    #[serde(rename = "etatObjet")]
-    state: Scalar,
-    #[serde(rename = "dateDerniereMaj")]
-    updated: Scalar,
+struct RawEge<'a> {
+    #[serde(rename = "informationsGeneralesEGE", borrow)]
+    info: Loose<RawEgeInfo<'a>>,
+    #[serde(rename = "categorieentiteGeographiqueExercice", borrow)]
+    category: Scalar<'a>,
+    #[serde(rename = "adresse", borrow)]
+    addresses: Many<RawAddress<'a>>,
+    #[serde(rename = "contact", borrow)]
+    contacts: Many<RawContact<'a>>,
+    #[serde(rename = "etatObjet", borrow)]
+    state: Scalar<'a>,
+    #[serde(rename = "dateDerniereMaj", borrow)]
+    updated: Scalar<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawEgeInfo {
-    #[serde(rename = "numFinessEge")]
-    finess: Scalar,
-    #[serde(rename = "nomEgeCourt")]
-    name: Scalar,
-    #[serde(rename = "nomEgeLong")]
-    long_name: Scalar,
-    #[serde(rename = "complementDenominationEg")]
-    name_complement: Scalar,
-    #[serde(rename = "dateOuverture")]
-    opened: Scalar,
-    #[serde(rename = "datePremiereAutorisation")]
-    authorized: Scalar,
-    #[serde(rename = "dateFermeture")]
-    closed: Scalar,
-    #[serde(rename = "siret")]
-    siret: Scalar,
+struct RawEgeInfo<'a> {
+    #[serde(rename = "numFinessEge", borrow)]
+    finess: Scalar<'a>,
+    #[serde(rename = "nomEgeCourt", borrow)]
+    name: Scalar<'a>,
+    #[serde(rename = "nomEgeLong", borrow)]
+    long_name: Scalar<'a>,
+    #[serde(rename = "complementDenominationEg", borrow)]
+    name_complement: Scalar<'a>,
+    #[serde(rename = "dateOuverture", borrow)]
+    opened: Scalar<'a>,
+    #[serde(rename = "datePremiereAutorisation", borrow)]
+    authorized: Scalar<'a>,
+    #[serde(rename = "dateFermeture", borrow)]
+    closed: Scalar<'a>,
+    #[serde(rename = "siret", borrow)]
+    siret: Scalar<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawAddress {
-    #[serde(rename = "numeroVoie")]
-    number: Scalar,
-    #[serde(rename = "complementVoie")]
-    number_suffix: Scalar,
-    #[serde(rename = "typeVoie")]
-    street_type: Scalar,
-    #[serde(rename = "libelleVoie")]
-    street: Scalar,
-    #[serde(rename = "complementPointGeographique")]
-    complement: Scalar,
-    #[serde(rename = "lieuDit")]
-    locality: Scalar,
-    #[serde(rename = "cogCommune")]
-    commune: Scalar,
-    #[serde(rename = "ligneAcheminement")]
-    town: Scalar,
-    #[serde(rename = "codePostal")]
-    postal_code: Scalar,
-    #[serde(rename = "coordonneesGeographique")]
-    coordinates: Loose<RawCoordinates>,
+struct RawAddress<'a> {
+    #[serde(rename = "numeroVoie", borrow)]
+    number: Scalar<'a>,
+    #[serde(rename = "complementVoie", borrow)]
+    number_suffix: Scalar<'a>,
+    #[serde(rename = "typeVoie", borrow)]
+    street_type: Scalar<'a>,
+    #[serde(rename = "libelleVoie", borrow)]
+    street: Scalar<'a>,
+    #[serde(rename = "complementPointGeographique", borrow)]
+    complement: Scalar<'a>,
+    #[serde(rename = "lieuDit", borrow)]
+    locality: Scalar<'a>,
+    #[serde(rename = "cogCommune", borrow)]
+    commune: Scalar<'a>,
+    #[serde(rename = "ligneAcheminement", borrow)]
+    town: Scalar<'a>,
+    #[serde(rename = "codePostal", borrow)]
+    postal_code: Scalar<'a>,
+    #[serde(rename = "coordonneesGeographique", borrow)]
+    coordinates: Loose<RawCoordinates<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawCoordinates {
-    #[serde(rename = "coordonneeX")]
-    x: Scalar,
-    #[serde(rename = "coordonneeY")]
-    y: Scalar,
-    #[serde(rename = "directionLatitude")]
-    lat: Scalar,
-    #[serde(rename = "directionLongitude")]
-    lon: Scalar,
-    #[serde(rename = "cleInInteropBAN")]
-    ban_key: Scalar,
-    #[serde(rename = "scoreBAN")]
-    ban_score: Scalar,
+struct RawCoordinates<'a> {
+    #[serde(rename = "coordonneeX", borrow)]
+    x: Scalar<'a>,
+    #[serde(rename = "coordonneeY", borrow)]
+    y: Scalar<'a>,
+    #[serde(rename = "directionLatitude", borrow)]
+    lat: Scalar<'a>,
+    #[serde(rename = "directionLongitude", borrow)]
+    lon: Scalar<'a>,
+    #[serde(rename = "cleInInteropBAN", borrow)]
+    ban_key: Scalar<'a>,
+    #[serde(rename = "scoreBAN", borrow)]
+    ban_score: Scalar<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawContact {
-    telecom: Loose<RawTelecom>,
+struct RawContact<'a> {
+    #[serde(borrow)]
+    telecom: Loose<RawTelecom<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawTelecom {
-    telephone: Scalar,
-    #[serde(rename = "telecopie")]
-    fax: Scalar,
+struct RawTelecom<'a> {
+    #[serde(borrow)]
+    telephone: Scalar<'a>,
+    #[serde(rename = "telecopie", borrow)]
+    fax: Scalar<'a>,
 }
 
 impl State {
@@ -701,7 +709,7 @@ impl State {
         )
     }
 
-    fn reject(&mut self, path: String, kind: RejectKind, reason: String) {
+    fn reject(&mut self, (path, kind, reason): Refusal) {
         self.rejected.push(Rejected {
             at: Location::Path(path),
             kind,
@@ -709,69 +717,141 @@ impl State {
         });
     }
 
-    fn label(&mut self, value: &Scalar) -> Option<Label> {
+    /// Maps one `pmej` element on this thread and applies it (the one-pass reader of the tests).
+    #[cfg(test)]
+    fn pmej(&mut self, index: usize, element: Loose<RawPmej<'_>>) {
+        let mapped = self.mapper.pmej(index, element);
+        self.apply(mapped);
+    }
+
+    /// Keeps the records of one mapped element, in document order: a legal entity or establishment number
+    /// already kept is rejected (the first is kept); the sites of a repeated legal entity are still read (they
+    /// belong to the one kept).
+    fn apply(&mut self, mapped: Mapped) {
+        let path = At {
+            pmej: mapped.index,
+            ege: None,
+        };
+        let entity = match mapped.entity {
+            Ok(entity) => entity,
+            Err(refusals) => {
+                refusals.into_iter().for_each(|r| self.reject(r));
+                return;
+            }
+        };
+        let finess = entity.finess;
+        if self.entities.insert(finess) {
+            self.dataset.entities.push(entity);
+        } else {
+            self.reject((
+                format!("{path}.informationsGeneralesPMEJ.numFinessPm"),
+                RejectKind::Duplicate,
+                format!("legal entity {finess} already seen (first kept)"),
+            ));
+        }
+        if let Some(refusal) = mapped.sites_bad {
+            self.reject(refusal);
+        }
+        for (j, site) in mapped.sites.into_iter().enumerate() {
+            match site {
+                Ok(site) if self.establishments.insert(site.finess) => {
+                    self.geolocations += usize::from(site.coordinates.is_some());
+                    self.dataset.establishments.push(site);
+                }
+                Ok(site) => {
+                    let path = At {
+                        pmej: mapped.index,
+                        ege: Some(j),
+                    };
+                    self.reject((
+                        format!("{path}.informationsGeneralesEGE.numFinessEge"),
+                        RejectKind::Duplicate,
+                        format!("establishment {} already seen (first kept)", site.finess),
+                    ));
+                }
+                Err(refusal) => self.reject(refusal),
+            }
+        }
+    }
+}
+
+impl Mapper {
+    fn label(&mut self, value: &Scalar<'_>) -> Option<Label> {
         value.text().map(|text| self.interner.intern(text))
     }
 
     /// Maps one `pmej` element.
-    fn pmej(&mut self, index: usize, element: Loose<RawPmej>) {
+    fn pmej(&mut self, index: usize, element: Loose<RawPmej<'_>>) -> Mapped {
         let path = At {
             pmej: index,
             ege: None,
         };
+        let rejected = |refusals| Mapped {
+            index,
+            entity: Err(refusals),
+            sites_bad: None,
+            sites: Vec::new(),
+        };
         let raw = match element {
             Loose::Ok(raw) => raw,
             Loose::Missing => {
-                return self.reject(
+                return rejected(vec![(
                     path.to_string(),
                     RejectKind::NotAnObject,
                     "null instead of a legal entity".into(),
-                );
+                )]);
             }
             Loose::Bad(found) => {
-                return self.reject(
+                return rejected(vec![(
                     path.to_string(),
                     RejectKind::NotAnObject,
                     format!("{found} instead of a legal entity object"),
-                );
+                )]);
             }
         };
         let entity = match self.entity(path, &raw) {
             Ok(entity) => entity,
-            Err((at, kind, reason)) => {
-                self.reject(at, kind, reason);
-                for j in 0..raw.sites.items.len() {
-                    self.reject(
+            Err(refusal) => {
+                let orphans = (0..raw.sites.items.len()).map(|j| {
+                    (
                         format!("{path}.ege[{j}]"),
                         RejectKind::OrphanEstablishment,
                         format!("its legal entity {path} was rejected"),
-                    );
-                }
-                return;
+                    )
+                });
+                return rejected(std::iter::once(refusal).chain(orphans).collect());
             }
         };
-        if let Some(found) = raw.sites.bad {
-            self.reject(
+        let sites_bad = raw.sites.bad.map(|found| {
+            (
                 format!("{path}.ege"),
                 RejectKind::NotAnObject,
                 format!("{found} instead of the array of sites"),
-            );
-        }
-        for (j, site) in raw.sites.items.iter().enumerate() {
-            let site_path = At {
-                pmej: index,
-                ege: Some(j),
-            };
-            match self.establishment(site_path, site, entity) {
-                Ok(establishment) => self.dataset.establishments.push(establishment),
-                Err((at, kind, reason)) => self.reject(at, kind, reason),
-            }
+            )
+        });
+        let sites = raw
+            .sites
+            .items
+            .iter()
+            .enumerate()
+            .map(|(j, site)| {
+                let site_path = At {
+                    pmej: index,
+                    ege: Some(j),
+                };
+                self.establishment(site_path, site, entity.finess)
+            })
+            .collect();
+        Mapped {
+            index,
+            entity: Ok(entity),
+            sites_bad,
+            sites,
         }
     }
 
-    /// The legal entity of a `pmej` element, or why not (path, kind, reason). A repeated number is rejected but
-    /// returned, so that its sites are still read (they belong to the legal entity already kept).
-    fn entity(&mut self, path: At, raw: &RawPmej) -> Result<Finess, (String, RejectKind, String)> {
+    /// The legal entity of a `pmej` element, or why not.
+    fn entity(&mut self, path: At, raw: &RawPmej<'_>) -> Result<LegalEntity, Refusal> {
         let info = match &raw.info {
             Loose::Ok(info) => info,
             Loose::Missing => {
@@ -796,14 +876,6 @@ impl State {
                 reason,
             )
         })?;
-        if !self.entities.insert(finess) {
-            self.reject(
-                format!("{path}.informationsGeneralesPMEJ.numFinessPm"),
-                RejectKind::Duplicate,
-                format!("legal entity {finess} already seen (first kept)"),
-            );
-            return Ok(finess);
-        }
         let (address, coordinates) = self.address(&raw.addresses, &finess);
         let _ = coordinates; // A legal entity's position is not kept.
         let (phone, _) = self.telecom(&raw.contacts);
@@ -813,7 +885,7 @@ impl State {
             .and_then(Category::lookup)
             .map(|c| self.interner.intern(c.label));
         let closed = self.label(&info.closed);
-        let entity = LegalEntity {
+        Ok(LegalEntity {
             finess,
             name: info
                 .name
@@ -836,17 +908,15 @@ impl State {
             updated: self.label(&raw.updated),
             active: is_active(&raw.state, closed.is_some()),
             closed,
-        };
-        self.dataset.entities.push(entity);
-        Ok(finess)
+        })
     }
 
     fn establishment(
         &mut self,
         path: At,
-        site: &Loose<RawEge>,
+        site: &Loose<RawEge<'_>>,
         entity: Finess,
-    ) -> Result<Establishment, (String, RejectKind, String)> {
+    ) -> Result<Establishment, Refusal> {
         let raw = match site {
             Loose::Ok(raw) => raw,
             Loose::Missing => {
@@ -881,20 +951,14 @@ impl State {
                 ));
             }
         };
-        let number_path = || format!("{path}.informationsGeneralesEGE.numFinessEge");
-        let finess = finess(&info.finess)
-            .map_err(|reason| (number_path(), RejectKind::BadFiness, reason))?;
-        if !self.establishments.insert(finess) {
-            return Err((
-                number_path(),
-                RejectKind::Duplicate,
-                format!("establishment {finess} already seen (first kept)"),
-            ));
-        }
+        let finess = finess(&info.finess).map_err(|reason| {
+            (
+                format!("{path}.informationsGeneralesEGE.numFinessEge"),
+                RejectKind::BadFiness,
+                reason,
+            )
+        })?;
         let (address, coordinates) = self.address(&raw.addresses, &finess);
-        if coordinates.is_some() {
-            self.geolocations += 1;
-        }
         let (phone, fax) = self.telecom(&raw.contacts);
         let category = self.label(&raw.category);
         let category_label = category
@@ -934,7 +998,7 @@ impl State {
     /// The first address, and its coordinates.
     fn address(
         &mut self,
-        addresses: &Many<RawAddress>,
+        addresses: &Many<RawAddress<'_>>,
         finess: &Finess,
     ) -> (Address, Option<Coordinates>) {
         let Some(raw) = addresses.objects().next() else {
@@ -982,7 +1046,7 @@ impl State {
         (address, coordinates)
     }
 
-    fn coordinates(&mut self, raw: &RawCoordinates, overseas: bool) -> Option<Coordinates> {
+    fn coordinates(&mut self, raw: &RawCoordinates<'_>, overseas: bool) -> Option<Coordinates> {
         let number = |s: &Scalar| {
             s.text()
                 .and_then(|t| t.replace(',', ".").parse::<f64>().ok())
@@ -1019,7 +1083,7 @@ impl State {
     }
 
     /// The first telephone and the first fax of the contacts.
-    fn telecom(&mut self, contacts: &Many<RawContact>) -> (Option<Box<str>>, Option<Box<str>>) {
+    fn telecom(&mut self, contacts: &Many<RawContact<'_>>) -> (Option<Box<str>>, Option<Box<str>>) {
         let mut phone = None;
         let mut fax = None;
         for contact in contacts.objects() {
@@ -1032,7 +1096,7 @@ impl State {
     }
 }
 
-fn finess(value: &Scalar) -> Result<Finess, String> {
+fn finess(value: &Scalar<'_>) -> Result<Finess, String> {
     match value.text() {
         None => Err("missing".into()),
         Some(text) => Finess::parse(text).map_err(|e| {
@@ -1055,7 +1119,7 @@ fn department_of_cog(cog: &str) -> Option<&str> {
 }
 
 /// `etatObjet` (`TRE_R386`): `A` active, `I` inactive; otherwise, active unless a closing date is given.
-fn is_active(state: &Scalar, has_closing_date: bool) -> bool {
+fn is_active(state: &Scalar<'_>, has_closing_date: bool) -> bool {
     match state.text() {
         Some("A") => true,
         Some("I") => false,
