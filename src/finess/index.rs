@@ -69,6 +69,10 @@ const INTERSECT_ADVANTAGE: usize = 8;
 const BLOCK: usize = 32;
 /// Token ranges with at most this many postings are merged by sorting; larger ones are streamed.
 const MATERIALIZE_MAX: usize = 4096;
+/// Fewer records than this are indexed on one thread.
+const PARALLEL_BUILD_MIN: usize = 20_000;
+/// Most threads the index build uses.
+const BUILD_THREADS: usize = 4;
 
 /// Kind of a structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -240,7 +244,7 @@ pub struct IndexStats {
 }
 
 /// Ranks per value of a field (department, category).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Facet {
     /// Distinct values, sorted.
     values: Vec<Box<str>>,
@@ -349,6 +353,17 @@ impl FinessIndex {
     ///
     /// At most `u32::MAX - 1` records are indexed; the national file has about 200,000.
     pub fn build(data: Dataset) -> FinessIndex {
+        let n = data.entities.len() + data.establishments.len();
+        let threads = if n < PARALLEL_BUILD_MIN {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |t| t.get().min(BUILD_THREADS))
+        };
+        FinessIndex::build_on(data, threads)
+    }
+
+    /// [`FinessIndex::build`] with the names tokenised on `threads` threads (the index does not depend on it).
+    fn build_on(data: Dataset, threads: usize) -> FinessIndex {
         let limit = (NONE - 1) as usize;
         let entity_count = data.entities.len().min(limit);
         let establishment_count = data.establishments.len().min(limit - entity_count);
@@ -379,84 +394,70 @@ impl FinessIndex {
             same
         });
 
-        let names = |slot: usize| -> [Option<&str>; 3] {
-            if slot < entity_count {
-                let e = &data.entities[slot];
-                [
-                    Some(&*e.name),
-                    e.long_name.as_deref(),
-                    e.name_complement.as_deref(),
-                ]
-            } else {
-                let e = &data.establishments[slot - entity_count];
-                [
-                    Some(&*e.name),
-                    e.long_name.as_deref(),
-                    e.name_complement.as_deref(),
-                ]
-            }
+        // Tokens per slot (temporary ids) and the normalised name's length, in runs of slots on several threads,
+        // each run with its own dictionary.
+        let slots_of = Slots {
+            data: &data,
+            entity_count,
         };
-        let finess_of = |slot: usize| -> Finess {
-            if slot < entity_count {
-                data.entities[slot].finess
-            } else {
-                data.establishments[slot - entity_count].finess
-            }
-        };
+        let cuts = slots_of.cuts(n, threads);
+        let mut runs: Vec<Run> = std::thread::scope(|scope| {
+            let shadowed = &shadowed;
+            let later: Vec<_> = cuts[1..]
+                .windows(2)
+                .map(|w| {
+                    let range = w[0]..w[1];
+                    scope.spawn(move || slots_of.tokenize(shadowed, range))
+                })
+                .collect();
+            let mut runs = vec![slots_of.tokenize(shadowed, cuts[0]..cuts[1])];
+            runs.extend(
+                later
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            );
+            runs
+        });
 
-        // Tokens per slot (temporary ids), and the length of the normalised name.
-        let mut dictionary: HashMap<Box<str>, u32, FastHash> = HashMap::default();
-        let mut slot_tokens_start: Vec<u32> = Vec::with_capacity(n + 1);
-        let mut slot_tokens: Vec<u32> = Vec::with_capacity(n * 6);
-        let mut keys: Vec<(u32, Finess, u32)> = Vec::with_capacity(n);
-        let mut folded = String::new();
-        slot_tokens_start.push(0);
-        for (slot, &shadow) in shadowed.iter().enumerate() {
-            let begin = slot_tokens.len();
-            let [name, long_name, complement] = names(slot);
-            let mut name_len = 0u32;
-            for (which, text) in [name, long_name, complement].into_iter().enumerate() {
-                let Some(text) = text else { continue };
-                folded.clear();
-                fold_into(text, &mut folded);
-                for token in folded.split(' ').filter(|t| !t.is_empty()) {
-                    if which == 0 {
-                        name_len += token.len() as u32 + u32::from(name_len > 0);
-                    }
-                    if shadow {
-                        continue;
-                    }
-                    let next = dictionary.len() as u32;
-                    let id = match dictionary.get(token) {
-                        Some(&id) => id,
-                        None => {
-                            dictionary.insert(Box::from(token), next);
-                            next
-                        }
-                    };
-                    if !slot_tokens[begin..].contains(&id) {
-                        slot_tokens.push(id);
-                    }
-                }
-            }
-            slot_tokens_start.push(slot_tokens.len() as u32);
-            keys.push((name_len, finess_of(slot), slot as u32));
+        // One dictionary in order (each run's is sorted: the stable sort merges them); run's id → final id.
+        let mut words: Vec<(Box<str>, u32, u32)> = Vec::new();
+        for (r, run) in runs.iter_mut().enumerate() {
+            words.extend(
+                std::mem::take(&mut run.dictionary)
+                    .into_iter()
+                    .map(|(word, id)| (word, r as u32, id)),
+            );
         }
+        words.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut remaps: Vec<Vec<u32>> = runs.iter().map(|r| vec![0; r.words]).collect();
+        let mut tokens: Vec<Box<str>> = Vec::new();
+        for (word, r, id) in words {
+            if tokens.last() != Some(&word) {
+                tokens.push(word);
+            }
+            remaps[r as usize][id as usize] = tokens.len() as u32 - 1;
+        }
+
+        // Tokens per slot (final ids).
+        let total = runs.iter().map(|r| r.tokens.len()).sum();
+        let mut slot_tokens_start: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut slot_tokens: Vec<u32> = Vec::with_capacity(total);
+        let mut keys: Vec<(u32, Finess, u32)> = Vec::with_capacity(n);
+        slot_tokens_start.push(0);
+        for (run, remap) in runs.into_iter().zip(&remaps) {
+            for w in run.starts.windows(2) {
+                let range = w[0] as usize..w[1] as usize;
+                slot_tokens.extend(run.tokens[range].iter().map(|&t| remap[t as usize]));
+                slot_tokens_start.push(slot_tokens.len() as u32);
+            }
+            keys.extend(run.keys);
+        }
+        drop(remaps);
 
         // Ranks.
         keys.sort_unstable();
         let slots: Vec<u32> = keys.iter().map(|k| k.2).collect();
         drop(keys);
-
-        // Dictionary in order; temporary id → final id.
-        let mut sorted: Vec<(Box<str>, u32)> = dictionary.into_iter().collect();
-        sorted.sort_unstable();
-        let mut remap = vec![0u32; sorted.len()];
-        let mut tokens = Vec::with_capacity(sorted.len());
-        for (id, (token, temporary)) in sorted.into_iter().enumerate() {
-            remap[temporary as usize] = id as u32;
-            tokens.push(token);
-        }
 
         // Tokens per rank, and postings.
         let mut record_tokens_start = Vec::with_capacity(n + 1);
@@ -467,7 +468,7 @@ impl FinessIndex {
             let slot = slot as usize;
             let begin = record_tokens.len();
             let range = slot_tokens_start[slot] as usize..slot_tokens_start[slot + 1] as usize;
-            record_tokens.extend(slot_tokens[range].iter().map(|&t| remap[t as usize]));
+            record_tokens.extend_from_slice(&slot_tokens[range]);
             record_tokens[begin..].sort_unstable();
             for &t in &record_tokens[begin..] {
                 counts[t as usize + 1] += 1;
@@ -491,60 +492,46 @@ impl FinessIndex {
         }
         drop(fill);
 
-        // Flags and facets, by rank.
-        let mut flags = Vec::with_capacity(n);
-        for &slot in &slots {
-            let slot = slot as usize;
-            let (active, kind) = if slot < entity_count {
-                (data.entities[slot].active, 0)
-            } else {
-                (
-                    data.establishments[slot - entity_count].active,
-                    ESTABLISHMENT,
-                )
+        // Flags and facets. The records are read once, in slot order, then placed by rank: reading them in rank
+        // order missed the cache on nearly every record.
+        let mut facts: Vec<(u8, Option<&str>, Option<&str>)> = Vec::with_capacity(n);
+        for (slot, &shadow) in shadowed.iter().enumerate() {
+            let structure = slots_of.structure(slot);
+            let (kind, category) = match structure {
+                Structure::Entity(e) => (0, e.category.as_deref()),
+                Structure::Establishment(e) => (ESTABLISHMENT, e.category.as_deref()),
             };
-            let shadow = if shadowed[slot] { SHADOWED } else { 0 };
-            flags.push(kind | shadow | if active { ACTIVE } else { 0 });
-        }
-        let structure_at = |rank: usize| -> Option<Structure<'_>> {
-            let slot = slots[rank] as usize;
-            if shadowed[slot] {
-                None
-            } else if slot < entity_count {
-                Some(Structure::Entity(&data.entities[slot]))
+            let flags = kind | if structure.active() { ACTIVE } else { 0 };
+            facts.push(if shadow {
+                (flags | SHADOWED, None, None)
             } else {
-                Some(Structure::Establishment(
-                    &data.establishments[slot - entity_count],
-                ))
-            }
-        };
-        let departments =
-            Facet::build((0..n).map(|rank| structure_at(rank).map(|s| s.department_code())));
-        let categories = Facet::build((0..n).map(|rank| {
-            structure_at(rank).and_then(|s| match s {
-                Structure::Entity(e) => e.category.as_deref(),
-                Structure::Establishment(e) => e.category.as_deref(),
-            })
-        }));
+                (flags, Some(structure.department_code()), category)
+            });
+        }
+        let flags = slots.iter().map(|&slot| facts[slot as usize].0).collect();
+        let departments = Facet::build(slots.iter().map(|&slot| facts[slot as usize].1));
+        let categories = Facet::build(slots.iter().map(|&slot| facts[slot as usize].2));
+        drop(facts);
 
-        // Legal entity ↔ establishments.
-        let mut parents = vec![NONE; establishment_count];
-        let mut links: Vec<(u32, Finess, u32)> = Vec::new();
-        for (i, e) in data.establishments[..establishment_count]
+        // Legal entity ↔ establishments: the establishments' legal entities, sorted, joined with the numbers.
+        let mut wanted: Vec<(Finess, Finess, u32)> = data.establishments[..establishment_count]
             .iter()
             .enumerate()
-        {
-            if shadowed[entity_count + i] {
-                continue;
-            }
-            let parent = ids
-                .binary_search_by(|(f, _)| f.cmp(&e.entity))
-                .ok()
-                .map(|j| ids[j].1)
-                .filter(|&slot| slot < entity_count_u32);
-            if let Some(parent) = parent {
-                parents[i] = parent;
-                links.push((parent, e.finess, i as u32));
+            .filter(|&(i, _)| !shadowed[entity_count + i])
+            .map(|(i, e)| (e.entity, e.finess, i as u32))
+            .collect();
+        wanted.sort_unstable();
+        let mut parents = vec![NONE; establishment_count];
+        let mut links: Vec<(u32, Finess, u32)> = Vec::with_capacity(wanted.len());
+        let mut numbers = ids.iter().peekable();
+        for (entity, finess, i) in wanted {
+            while numbers.next_if(|(f, _)| *f < entity).is_some() {}
+            if let Some(&&(f, slot)) = numbers.peek()
+                && f == entity
+                && slot < entity_count_u32
+            {
+                parents[i as usize] = slot;
+                links.push((slot, finess, i));
             }
         }
         links.sort_unstable();
@@ -1062,6 +1049,128 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// The records by slot: legal entities first, then establishments.
+#[derive(Clone, Copy)]
+struct Slots<'a> {
+    data: &'a Dataset,
+    entity_count: usize,
+}
+
+/// Tokens of a run of slots, with ids of the run's own dictionary.
+struct Run {
+    /// Distinct tokens with their ids, sorted.
+    dictionary: Vec<(Box<str>, u32)>,
+    /// Number of distinct tokens (the dictionary's length before it is taken).
+    words: usize,
+    /// Slot of the run → range in `tokens` (one more entry than slots).
+    starts: Vec<u32>,
+    /// Token ids of each slot, once each, in order of appearance.
+    tokens: Vec<u32>,
+    /// `(length of the normalised name, number, slot)` of each slot: what ranks sort by.
+    keys: Vec<(u32, Finess, u32)>,
+}
+
+impl Slots<'_> {
+    fn structure(&self, slot: usize) -> Structure<'_> {
+        if slot < self.entity_count {
+            Structure::Entity(&self.data.entities[slot])
+        } else {
+            Structure::Establishment(&self.data.establishments[slot - self.entity_count])
+        }
+    }
+
+    /// Name, long name and name complement.
+    fn names(&self, slot: usize) -> [Option<&str>; 3] {
+        match self.structure(slot) {
+            Structure::Entity(e) => [
+                Some(&*e.name),
+                e.long_name.as_deref(),
+                e.name_complement.as_deref(),
+            ],
+            Structure::Establishment(e) => [
+                Some(&*e.name),
+                e.long_name.as_deref(),
+                e.name_complement.as_deref(),
+            ],
+        }
+    }
+
+    /// Bounds of `parts` runs of slots `0..n` with about as many bytes of names each (legal entities have
+    /// shorter names than establishments): `parts + 1` increasing values from `0` to `n`.
+    fn cuts(&self, n: usize, parts: usize) -> Vec<usize> {
+        let parts = parts.clamp(1, n.max(1));
+        let weight = |slot: usize| -> usize {
+            self.names(slot)
+                .iter()
+                .map(|t| t.map_or(0, str::len) + 1)
+                .sum()
+        };
+        let total: usize = (0..n).map(weight).sum();
+        let mut cuts = vec![0];
+        let mut sum = 0;
+        for slot in 0..n {
+            sum += weight(slot);
+            // The next cut goes after the slot that reaches its share of the bytes.
+            if cuts.len() < parts && sum * parts >= total * cuts.len() {
+                cuts.push(slot + 1);
+            }
+        }
+        cuts.resize(parts, n);
+        cuts.push(n);
+        cuts
+    }
+
+    /// Folds and splits the names of `slots` (a shadowed slot gets no token, only its key).
+    fn tokenize(&self, shadowed: &[bool], slots: std::ops::Range<usize>) -> Run {
+        let mut dictionary: HashMap<Box<str>, u32, FastHash> = HashMap::default();
+        let mut starts: Vec<u32> = Vec::with_capacity(slots.len() + 1);
+        let mut tokens: Vec<u32> = Vec::with_capacity(slots.len() * 6);
+        let mut keys: Vec<(u32, Finess, u32)> = Vec::with_capacity(slots.len());
+        let mut folded = String::new();
+        starts.push(0);
+        for slot in slots {
+            let shadow = shadowed[slot];
+            let begin = tokens.len();
+            let mut name_len = 0u32;
+            for (which, text) in self.names(slot).into_iter().enumerate() {
+                let Some(text) = text else { continue };
+                folded.clear();
+                fold_into(text, &mut folded);
+                for token in folded.split(' ').filter(|t| !t.is_empty()) {
+                    if which == 0 {
+                        name_len += token.len() as u32 + u32::from(name_len > 0);
+                    }
+                    if shadow {
+                        continue;
+                    }
+                    let next = dictionary.len() as u32;
+                    let id = match dictionary.get(token) {
+                        Some(&id) => id,
+                        None => {
+                            dictionary.insert(Box::from(token), next);
+                            next
+                        }
+                    };
+                    if !tokens[begin..].contains(&id) {
+                        tokens.push(id);
+                    }
+                }
+            }
+            starts.push(tokens.len() as u32);
+            keys.push((name_len, self.structure(slot).finess(), slot as u32));
+        }
+        let mut dictionary: Vec<(Box<str>, u32)> = dictionary.into_iter().collect();
+        dictionary.sort_unstable();
+        Run {
+            words: dictionary.len(),
+            dictionary,
+            starts,
+            tokens,
+            keys,
+        }
+    }
+}
+
 /// Appends the folded characters of `text` to `out`, separators as single spaces (possibly repeated).
 fn fold_into(text: &str, out: &mut String) {
     for c in text.chars() {
@@ -1175,6 +1284,46 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<FinessIndex>();
         send_sync::<std::sync::Arc<FinessIndex>>();
+    }
+
+    #[test]
+    fn built_alike_on_any_number_of_threads() {
+        let mut csv = Vec::new();
+        crate::finess::synth::write_csv(&mut csv, 3000, 2000, 11).unwrap();
+        let mut data = import_csv(&csv[..]).unwrap().dataset;
+        // Repeated numbers (shadowed slots) in both halves.
+        let first = data.establishments[10].clone();
+        let last = data.establishments[2900].clone();
+        data.establishments.push(first);
+        data.establishments.insert(100, last);
+        let one = FinessIndex::build_on(data.clone(), 1);
+        assert!(one.stats().shadowed >= 2);
+        for threads in [2, 3, 7] {
+            let other = FinessIndex::build_on(data.clone(), threads);
+            assert_eq!(one.slots, other.slots, "{threads}");
+            assert_eq!(one.ids, other.ids, "{threads}");
+            assert_eq!(one.tokens, other.tokens, "{threads}");
+            assert_eq!(one.postings_start, other.postings_start, "{threads}");
+            assert_eq!(one.postings, other.postings, "{threads}");
+            assert_eq!(
+                one.record_tokens_start, other.record_tokens_start,
+                "{threads}"
+            );
+            assert_eq!(one.record_tokens, other.record_tokens, "{threads}");
+            assert_eq!(one.flags, other.flags, "{threads}");
+            assert_eq!(one.departments, other.departments, "{threads}");
+            assert_eq!(one.categories, other.categories, "{threads}");
+            assert_eq!(one.children_start, other.children_start, "{threads}");
+            assert_eq!(one.children, other.children, "{threads}");
+            assert_eq!(one.parents, other.parents, "{threads}");
+        }
+        // Fewer records than threads.
+        let small = Dataset {
+            entities: data.entities[..2].to_vec(),
+            ..Dataset::default()
+        };
+        assert_eq!(FinessIndex::build_on(small, 4).len(), 2);
+        assert!(FinessIndex::build_on(Dataset::default(), 4).is_empty());
     }
 
     #[test]
