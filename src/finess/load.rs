@@ -242,8 +242,9 @@ pub async fn load_index(store: &Store) -> Result<Option<(i64, FinessIndex)>, Loa
 /// (its threshold for giving large blocks back grows with each one freed, and worker arenas keep theirs), so a
 /// daemon would otherwise hold 20–40 MB it no longer uses for its whole life (measured: `segur serve` on the
 /// 100k + 100k synthetic file, 160–180 MB instead of 180–199 MB). The daemon calls it again after swapping in a
-/// new index, once the old one is dropped.
-pub(crate) fn release_free_memory() {
+/// new index, once the old one is dropped. A program that builds an index itself
+/// ([`FinessIndex::build`](crate::finess::index::FinessIndex::build)) can call it after the build.
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` has no preconditions; it only returns pages of free chunks to the kernel.
     #[allow(unsafe_code)]

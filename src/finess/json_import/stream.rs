@@ -15,8 +15,8 @@
 //!    and counts are exactly those of a one-pass reader. Other top-level values (`schemaVersion`, `generatedAt`,
 //!    `gcc`, `gco`…) are parsed or checked here, from their own slice.
 //!
-//! Mapping on the workers took the 189 MB synthetic file from 1.4–2.2 s to 1.0–1.2 s into records on two cores
-//! (the calling thread had been the bottleneck), with less CPU in all (2.0 against 2.5 s).
+//! Mapping on the workers took the 189 MB synthetic file from 1.34–1.45 s to 0.85–0.92 s into records on two
+//! cores (four runs of each, alternated; the calling thread had been the bottleneck), with less CPU in all.
 //!
 //! Memory stays bounded: at most [`in_flight`] batches are read ahead and not yet applied. The input is still
 //! read once, front to back, so gzip input and pipes work the same.
