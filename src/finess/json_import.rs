@@ -31,7 +31,8 @@
 //!
 //! # Choices
 //!
-//! - **Streamed, elements parsed in parallel**: the document is never held whole. The `stream` submodule reads
+//! - **Streamed, elements parsed in parallel**: the document is never held whole (unless the caller holds it:
+//!   [`import_json_bytes`] then cuts it where it lies, without copies). The `stream` submodule reads
 //!   the input in chunks, cuts out each element of `pmej` (one legal entity with its sites) by following only
 //!   strings and bracket depth, and hands batches of elements to worker threads, where serde_json deserializes
 //!   them from a slice (four times faster than through a reader, which copies byte by byte; strings without
@@ -145,6 +146,18 @@ pub fn import_json_on<R: Read>(
     }
 }
 
+/// [`import_json_on`] for a file held in memory: plain input is cut into elements where it lies, nothing is copied
+/// (on the synthetic national file, 0.68–0.86 s against 0.74–0.93 s through a reader, eight runs alternated);
+/// gzip input is decompressed as a stream.
+pub fn import_json_bytes(bytes: &[u8], threads: usize) -> Result<ImportOutcome, JsonImportError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return import_json_on(bytes, threads);
+    }
+    let mut state = State::default();
+    let header = stream::read_whole(bytes, threads, &mut state)?;
+    outcome(state, header, false)
+}
+
 fn read_all<R: Read>(
     input: R,
     gzip: bool,
@@ -152,6 +165,14 @@ fn read_all<R: Read>(
 ) -> Result<ImportOutcome, JsonImportError> {
     let mut state = State::default();
     let header = stream::read(input, threads, &mut state)?;
+    outcome(state, header, gzip)
+}
+
+fn outcome(
+    state: State,
+    header: stream::Header,
+    gzip: bool,
+) -> Result<ImportOutcome, JsonImportError> {
     if !header.pmej {
         return Err(JsonImportError::MissingPmej);
     }
@@ -1302,6 +1323,7 @@ mod tests {
         let plain = import(SAMPLE.as_bytes());
         assert!(zipped.source.gzip && !plain.source.gzip);
         assert_eq!(zipped.dataset, plain.dataset);
+        assert_eq!(import_json_bytes(&gz, 2).unwrap(), zipped);
         assert_eq!(zipped.rejected, plain.rejected);
         // Two gzip members, as `cat a.gz b.gz` gives: read to the end (the second is only whitespace here).
         let mut two = gz.clone();
@@ -1427,17 +1449,21 @@ mod tests {
     /// of the same kind.
     fn same_as_one_pass(bytes: &[u8]) {
         let reference = one_pass(bytes);
-        for threads in [1, 2] {
-            let streamed = import_json_on(bytes, threads);
+        for (threads, whole) in [(1, false), (2, false), (1, true), (2, true)] {
+            let streamed = if whole {
+                import_json_bytes(bytes, threads)
+            } else {
+                import_json_on(bytes, threads)
+            };
             match (&reference, &streamed) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b, "{threads} threads"),
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{threads} threads, whole {whole}"),
                 (Err(a), Err(b)) => assert_eq!(
                     std::mem::discriminant(a),
                     std::mem::discriminant(b),
-                    "{threads} threads: {a} / {b}"
+                    "{threads} threads, whole {whole}: {a} / {b}"
                 ),
                 (a, b) => panic!(
-                    "{threads} threads, input {:?}: one pass {a:?}, streamed {b:?}",
+                    "{threads} threads, whole {whole}, input {:?}: one pass {a:?}, streamed {b:?}",
                     String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
                 ),
             }
@@ -1486,8 +1512,12 @@ mod tests {
     fn errors_give_the_file_line_and_column() {
         let text =
             "{\"pmej\": [\n  {},\n  {\"informationsGeneralesPMEJ\": {\"numFinessPm\": tru}}\n]}";
-        for threads in [1, 2] {
-            let err = import_json_on(text.as_bytes(), threads).unwrap_err();
+        for (threads, whole) in [(1, false), (2, false), (1, true), (2, true)] {
+            let err = if whole {
+                import_json_bytes(text.as_bytes(), threads).unwrap_err()
+            } else {
+                import_json_on(text.as_bytes(), threads).unwrap_err()
+            };
             let JsonImportError::Json {
                 line,
                 column,

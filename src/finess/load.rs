@@ -13,7 +13,7 @@
 
 use super::csv_import::{CsvImportError, import_csv, import_csv_bytes};
 use super::index::FinessIndex;
-use super::json_import::{JsonImportError, import_json};
+use super::json_import::{self, JsonImportError, import_json, import_json_bytes};
 use super::model::{Dataset, ImportOutcome};
 use crate::store::finess::StoredFile;
 use crate::store::{Store, StoreError};
@@ -96,8 +96,9 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Parses one file (any format); `progress` follows the bytes read. A plain CSV is read on every core
-/// ([`import_csv_bytes`]), everything else as a stream.
+/// Parses one file (any format); `progress` follows the bytes read. A plain CSV or JSON file is read where it
+/// lies, on every core ([`import_csv_bytes`], [`import_json_bytes`]); gzip input is decompressed first (CSV) or
+/// as a stream (JSON).
 pub fn parse(
     name: &str,
     bytes: &[u8],
@@ -105,6 +106,10 @@ pub fn parse(
 ) -> Result<(Format, ImportOutcome), LoadError> {
     let format = detect(bytes);
     let csv_error = |e| LoadError::Csv {
+        name: name.to_string(),
+        source: e,
+    };
+    let json_error = |e| LoadError::Json {
         name: name.to_string(),
         source: e,
     };
@@ -125,16 +130,17 @@ pub fn parse(
                 .map_err(|e| csv_error(CsvImportError::Io(e)))?;
             import_csv_bytes(&plain, threads()).map_err(csv_error)?
         }
-        (Format::Json, _) => {
-            let result = match progress {
-                Some(pb) => import_json(pb.wrap_read(bytes)),
-                None => import_json(bytes),
-            };
-            result.map_err(|e| LoadError::Json {
-                name: name.to_string(),
-                source: e,
-            })?
+        (Format::Json, _) if !bytes.starts_with(&[0x1f, 0x8b]) => {
+            let threads = threads().min(json_import::MAX_THREADS);
+            let outcome = import_json_bytes(bytes, threads).map_err(json_error)?;
+            if let Some(pb) = progress {
+                pb.inc(bytes.len() as u64);
+            }
+            outcome
         }
+        // Gzip (stored files): decompressed as a stream, while the workers parse.
+        (Format::Json, Some(pb)) => import_json(pb.wrap_read(bytes)).map_err(json_error)?,
+        (Format::Json, None) => import_json(bytes).map_err(json_error)?,
     };
     Ok((format, outcome))
 }

@@ -24,6 +24,7 @@
 //! Errors keep their place in the document: an error inside an element is reported with the file's line and
 //! column (and the element, `pmej[i]: …`), and when several errors exist, the first in document order wins.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::Mutex;
@@ -108,20 +109,20 @@ impl Origin {
 }
 
 /// Elements of `pmej` read from one stretch of the input.
-struct Batch {
+struct Batch<'a> {
     /// Sequence number, from 0.
     seq: usize,
     /// Index in `pmej` of the first element.
     first: usize,
-    /// The bytes; elements are `bytes[start..end]`.
-    bytes: Vec<u8>,
+    /// The bytes (borrowed when the whole input is in memory); elements are `bytes[start..end]`.
+    bytes: Cow<'a, [u8]>,
     elements: Vec<(usize, usize)>,
     origin: Origin,
 }
 
 type Parsed = Result<Vec<Mapped>, JsonImportError>;
 
-impl Batch {
+impl Batch<'_> {
     /// Parses and maps the elements.
     ///
     /// An element that is valid UTF-8 (checked in one pass over its bytes) is parsed from a `&str`: serde_json
@@ -156,10 +157,11 @@ pub(super) struct Header {
 }
 
 /// Finds values in a growing window of the input.
-struct Framer<R> {
+struct Framer<'a, R> {
     input: R,
-    /// The window: bytes read and not yet handed over or dropped.
-    buf: Vec<u8>,
+    /// The window: bytes read and not yet handed over or dropped. Borrowed when the whole input is in memory
+    /// (then nothing is copied: batches borrow it too).
+    buf: Cow<'a, [u8]>,
     /// Next byte to look at in `buf`.
     pos: usize,
     eof: bool,
@@ -167,11 +169,11 @@ struct Framer<R> {
     origin: Origin,
 }
 
-impl<R: Read> Framer<R> {
+impl<'a, R: Read> Framer<'a, R> {
     fn new(input: R) -> Self {
         Framer {
             input,
-            buf: Vec::with_capacity(WINDOW),
+            buf: Cow::Owned(Vec::with_capacity(WINDOW)),
             pos: 0,
             eof: false,
             origin: Origin { line: 1, column: 1 },
@@ -183,18 +185,19 @@ impl<R: Read> Framer<R> {
         if self.eof {
             return Ok(false);
         }
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        let buf = self.buf.to_mut();
+        let len = buf.len();
+        buf.resize(len + CHUNK, 0);
         loop {
-            match self.input.read(&mut self.buf[len..]) {
+            match self.input.read(&mut buf[len..]) {
                 Ok(n) => {
-                    self.buf.truncate(len + n);
+                    buf.truncate(len + n);
                     self.eof = n == 0;
                     return Ok(n > 0);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.buf.truncate(len);
+                    buf.truncate(len);
                     return Err(e);
                 }
             }
@@ -300,19 +303,46 @@ impl<R: Read> Framer<R> {
     /// Drops `buf[..offset]` (read and dealt with).
     fn discard(&mut self, offset: usize) {
         self.origin = self.at(offset);
-        self.buf.drain(..offset);
+        match &mut self.buf {
+            Cow::Borrowed(bytes) => *bytes = &bytes[offset..],
+            Cow::Owned(bytes) => {
+                bytes.drain(..offset);
+            }
+        }
         self.pos -= offset;
     }
 
     /// Hands over `buf[..offset]` and its origin.
-    fn take(&mut self, offset: usize) -> (Vec<u8>, Origin) {
+    fn take(&mut self, offset: usize) -> (Cow<'a, [u8]>, Origin) {
         let origin = self.origin;
         self.origin = self.at(offset);
-        let mut rest = Vec::with_capacity(WINDOW.max(self.buf.len() - offset + CHUNK));
-        rest.extend_from_slice(&self.buf[offset..]);
-        self.buf.truncate(offset);
         self.pos -= offset;
-        (std::mem::replace(&mut self.buf, rest), origin)
+        match &mut self.buf {
+            Cow::Borrowed(bytes) => {
+                let (taken, rest) = bytes.split_at(offset);
+                *bytes = rest;
+                (Cow::Borrowed(taken), origin)
+            }
+            Cow::Owned(bytes) => {
+                let mut rest = Vec::with_capacity(WINDOW.max(bytes.len() - offset + CHUNK));
+                rest.extend_from_slice(&bytes[offset..]);
+                bytes.truncate(offset);
+                (Cow::Owned(std::mem::replace(bytes, rest)), origin)
+            }
+        }
+    }
+}
+
+impl<'a> Framer<'a, io::Empty> {
+    /// A framer over input held whole in memory: its window is the input, nothing is copied.
+    fn whole(bytes: &'a [u8]) -> Self {
+        Framer {
+            input: io::empty(),
+            buf: Cow::Borrowed(bytes),
+            pos: 0,
+            eof: true,
+            origin: Origin { line: 1, column: 1 },
+        }
     }
 }
 
@@ -323,11 +353,28 @@ pub(super) fn read<R: Read>(
     threads: usize,
     state: &mut State,
 ) -> Result<Header, JsonImportError> {
+    run(Framer::new(input), threads, state)
+}
+
+/// [`read`] for input held whole in memory: batches borrow it instead of copies.
+pub(super) fn read_whole(
+    bytes: &[u8],
+    threads: usize,
+    state: &mut State,
+) -> Result<Header, JsonImportError> {
+    run(Framer::whole(bytes), threads, state)
+}
+
+fn run<'a, R: Read>(
+    framer: Framer<'a, R>,
+    threads: usize,
+    state: &mut State,
+) -> Result<Header, JsonImportError> {
     if threads <= 1 {
         let mut sink = Inline { state };
-        return frame(input, &mut sink);
+        return frame(framer, &mut sink);
     }
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>();
+    let (batch_tx, batch_rx) = mpsc::channel::<Batch<'a>>();
     let (result_tx, result_rx) = mpsc::channel::<Done>();
     let batch_rx = Mutex::new(batch_rx);
     std::thread::scope(|scope| {
@@ -365,7 +412,7 @@ pub(super) fn read<R: Read>(
             waiting: BTreeMap::new(),
             failed: false,
         };
-        let header = frame(input, &mut sink);
+        let header = frame(framer, &mut sink);
         // Errors in elements come before any later framing error: map (or fail on) everything sent.
         let drained = sink.finish();
         match (drained, header) {
@@ -376,8 +423,8 @@ pub(super) fn read<R: Read>(
 }
 
 /// Where batches go.
-trait Sink {
-    fn batch(&mut self, batch: Batch) -> Result<(), JsonImportError>;
+trait Sink<'a> {
+    fn batch(&mut self, batch: Batch<'a>) -> Result<(), JsonImportError>;
 }
 
 /// Parses, maps and applies on this thread.
@@ -385,8 +432,8 @@ struct Inline<'s> {
     state: &'s mut State,
 }
 
-impl Sink for Inline<'_> {
-    fn batch(&mut self, batch: Batch) -> Result<(), JsonImportError> {
+impl<'a> Sink<'a> for Inline<'_> {
+    fn batch(&mut self, batch: Batch<'a>) -> Result<(), JsonImportError> {
         for mapped in batch.parse(&mut self.state.mapper)? {
             self.state.apply(mapped);
         }
@@ -395,9 +442,9 @@ impl Sink for Inline<'_> {
 }
 
 /// Sends batches to the workers, applies their results in order.
-struct Workers<'s> {
+struct Workers<'s, 'a> {
     state: &'s mut State,
-    tx: Option<mpsc::Sender<Batch>>,
+    tx: Option<mpsc::Sender<Batch<'a>>>,
     rx: mpsc::Receiver<Done>,
     limit: usize,
     sent: usize,
@@ -409,8 +456,8 @@ struct Workers<'s> {
     failed: bool,
 }
 
-impl Sink for Workers<'_> {
-    fn batch(&mut self, batch: Batch) -> Result<(), JsonImportError> {
+impl<'a> Sink<'a> for Workers<'_, 'a> {
+    fn batch(&mut self, batch: Batch<'a>) -> Result<(), JsonImportError> {
         let Some(tx) = &self.tx else {
             return Err(stopped());
         };
@@ -427,7 +474,7 @@ impl Sink for Workers<'_> {
     }
 }
 
-impl Workers<'_> {
+impl Workers<'_, '_> {
     /// Applies the results whose turn it is.
     fn apply_ready(&mut self) -> Result<(), JsonImportError> {
         while let Some(parsed) = self.waiting.remove(&self.next) {
@@ -469,8 +516,10 @@ fn stopped() -> JsonImportError {
 }
 
 /// Reads the whole document, handing `pmej` elements to `sink` in batches.
-fn frame<R: Read>(input: R, sink: &mut dyn Sink) -> Result<Header, JsonImportError> {
-    let mut f = Framer::new(input);
+fn frame<'a, R: Read>(
+    mut f: Framer<'a, R>,
+    sink: &mut dyn Sink<'a>,
+) -> Result<Header, JsonImportError> {
     let mut header = Header::default();
     match f.peek()? {
         Some(b'{') => f.pos += 1,
@@ -538,7 +587,10 @@ fn frame<R: Read>(input: R, sink: &mut dyn Sink) -> Result<Header, JsonImportErr
 }
 
 /// Frames the elements of the `pmej` array (`f.pos` at its `[`) into batches.
-fn elements<R: Read>(f: &mut Framer<R>, sink: &mut dyn Sink) -> Result<(), JsonImportError> {
+fn elements<'a, R: Read>(
+    f: &mut Framer<'a, R>,
+    sink: &mut dyn Sink<'a>,
+) -> Result<(), JsonImportError> {
     f.pos += 1;
     f.discard(f.pos);
     // Elements framed so far; batches sent so far.
