@@ -365,6 +365,7 @@ pub(super) fn read_whole(
     run(Framer::whole(bytes), threads, state)
 }
 
+/// Frames the document with `framer`; parses and maps on the workers (or here), applies here.
 fn run<'a, R: Read>(
     framer: Framer<'a, R>,
     threads: usize,
