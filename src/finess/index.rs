@@ -24,8 +24,8 @@
 //! record): legal entities are joined to their establishments by a merge of two sorted lists. On the 100k + 100k
 //! synthetic file (`cargo bench --bench finess`, fresh process, median of 5): 233–242 ms on one thread, 184–196 ms
 //! on two. The temporary vectors and the second thread's allocator arena leave the index-only process at
-//! 138–141 MB, against 133 MB when the build ran on one thread in rank order; the daemon's RSS did not move
-//! (172–173 MB).
+//! 137–141 MB, against 133 MB when the build ran on one thread in rank order; `segur serve` holds 165–186 MB once
+//! its index answers, against 160 MB (eight runs of each, alternated).
 //!
 //! A search resolves each query token to its range of dictionary tokens (and whether the token itself exists,
 //! for exact matches), picks the cheapest source of candidates (the query token whose range has the fewest
@@ -431,6 +431,7 @@ impl FinessIndex {
         });
 
         // One dictionary in order (each run's is sorted: the stable sort merges them); run's id → final id.
+        let mut remaps: Vec<Vec<u32>> = runs.iter().map(|r| vec![0; r.dictionary.len()]).collect();
         let mut words: Vec<(Box<str>, u32, u32)> = Vec::new();
         for (r, run) in runs.iter_mut().enumerate() {
             words.extend(
@@ -440,7 +441,6 @@ impl FinessIndex {
             );
         }
         words.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut remaps: Vec<Vec<u32>> = runs.iter().map(|r| vec![0; r.words]).collect();
         let mut tokens: Vec<Box<str>> = Vec::new();
         for (word, r, id) in words {
             if tokens.last() != Some(&word) {
@@ -620,14 +620,12 @@ impl FinessIndex {
     }
 
     fn structure(&self, slot: u32) -> Option<Structure<'_>> {
-        if slot < self.entity_count {
-            self.data.entities.get(slot as usize).map(Structure::Entity)
-        } else {
-            self.data
-                .establishments
-                .get((slot - self.entity_count) as usize)
-                .map(Structure::Establishment)
-        }
+        let slots = Slots {
+            data: &self.data,
+            entity_count: self.entity_count as usize,
+        };
+        let slot = slot as usize;
+        (slot < slots.entity_count + self.data.establishments.len()).then(|| slots.structure(slot))
     }
 
     fn slot(&self, finess: &Finess) -> Option<u32> {
@@ -1071,8 +1069,6 @@ struct Slots<'a> {
 struct Run {
     /// Distinct tokens with their ids, sorted.
     dictionary: Vec<(Box<str>, u32)>,
-    /// Number of distinct tokens (the dictionary's length before it is taken).
-    words: usize,
     /// Slot of the run → range in `tokens` (one more entry than slots).
     starts: Vec<u32>,
     /// Token ids of each slot, once each, in order of appearance.
@@ -1081,8 +1077,9 @@ struct Run {
     keys: Vec<(u32, Finess, u32)>,
 }
 
-impl Slots<'_> {
-    fn structure(&self, slot: usize) -> Structure<'_> {
+impl<'a> Slots<'a> {
+    /// The record in `slot` (panics past the last establishment).
+    fn structure(&self, slot: usize) -> Structure<'a> {
         if slot < self.entity_count {
             Structure::Entity(&self.data.entities[slot])
         } else {
@@ -1173,7 +1170,6 @@ impl Slots<'_> {
         let mut dictionary: Vec<(Box<str>, u32)> = dictionary.into_iter().collect();
         dictionary.sort_unstable();
         Run {
-            words: dictionary.len(),
             dictionary,
             starts,
             tokens,
