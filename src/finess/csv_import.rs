@@ -109,6 +109,11 @@ pub fn import_csv<R: Read>(reader: R) -> Result<ImportOutcome, CsvImportError> {
     }
 }
 
+/// Whether `bytes` start like gzip (RFC 1952 magic `1f 8b`).
+pub(super) fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
 /// The input with its first bytes read again after them.
 pub(super) type Sniffed<R> = io::Chain<io::Take<io::Cursor<[u8; 2]>>, R>;
 
@@ -125,7 +130,7 @@ pub(super) fn sniff_gzip<R: Read>(mut reader: R) -> io::Result<(bool, Sniffed<R>
             Err(e) => return Err(e),
         }
     }
-    let gzip = got == 2 && magic == [0x1f, 0x8b];
+    let gzip = got == 2 && is_gzip(&magic);
     Ok((gzip, io::Cursor::new(magic).take(got as u64).chain(reader)))
 }
 

@@ -11,7 +11,7 @@
 //! unit of truth (one generation = one set of files), the index is rebuilt from it in about a second, and storing
 //! 200 000 rows per import would cost more than it gives while nothing else queries them.
 
-use super::csv_import::{CsvImportError, import_csv, import_csv_bytes};
+use super::csv_import::{CsvImportError, import_csv, import_csv_bytes, is_gzip};
 use super::index::FinessIndex;
 use super::json_import::{self, JsonImportError, import_json, import_json_bytes};
 use super::model::{Dataset, ImportOutcome};
@@ -66,7 +66,7 @@ pub enum Format {
 }
 
 fn gunzip_head(bytes: &[u8]) -> Vec<u8> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
+    if is_gzip(bytes) {
         let mut head = vec![0u8; 64];
         let mut d = flate2::read::MultiGzDecoder::new(bytes);
         let n = d.read(&mut head).unwrap_or(0);
@@ -114,7 +114,7 @@ pub fn parse(
         source: e,
     };
     let outcome = match (format, progress) {
-        (Format::Csv, _) if !bytes.starts_with(&[0x1f, 0x8b]) => {
+        (Format::Csv, _) if !is_gzip(bytes) => {
             let outcome = import_csv_bytes(bytes, threads()).map_err(csv_error)?;
             if let Some(pb) = progress {
                 pb.inc(bytes.len() as u64);
@@ -130,7 +130,7 @@ pub fn parse(
                 .map_err(|e| csv_error(CsvImportError::Io(e)))?;
             import_csv_bytes(&plain, threads()).map_err(csv_error)?
         }
-        (Format::Json, _) if !bytes.starts_with(&[0x1f, 0x8b]) => {
+        (Format::Json, _) if !is_gzip(bytes) => {
             let threads = threads().min(json_import::MAX_THREADS);
             let outcome = import_json_bytes(bytes, threads).map_err(json_error)?;
             if let Some(pb) = progress {
@@ -168,7 +168,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
+    if is_gzip(bytes) {
         return bytes.to_vec();
     }
     let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());

@@ -11,7 +11,7 @@
 
 use super::{
     CsvImportError, Duplicate, Encoding, Header, ImportOutcome, Importer, SourceFormat, SourceInfo,
-    import_csv, read_records,
+    import_csv, is_gzip, read_records,
 };
 
 /// Inputs smaller than this are read on one thread (starting threads costs more than it saves).
@@ -28,7 +28,7 @@ struct Part {
 /// Reads an etalab CSV held in memory (plain or gzip-compressed) like [`import_csv`], on up to `threads` threads
 /// (plain input of at least 2 MiB; gzip input is read as a stream on one thread).
 pub fn import_csv_bytes(bytes: &[u8], threads: usize) -> Result<ImportOutcome, CsvImportError> {
-    if threads <= 1 || bytes.len() < MIN_PARALLEL || bytes.starts_with(&[0x1f, 0x8b]) {
+    if threads <= 1 || bytes.len() < MIN_PARALLEL || is_gzip(bytes) {
         return import_csv(bytes);
     }
     let parts = split(bytes, threads);
