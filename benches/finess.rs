@@ -34,12 +34,18 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, out.unwrap())
 }
 
-/// The index of a CSV file, imported on every core (the file's bytes are freed before returning).
-fn csv_index(path: &str) -> FinessIndex {
+/// The records of a CSV file, imported on every core (the file's bytes are freed before returning).
+fn csv_dataset(path: &str) -> segur_gateway::finess::model::Dataset {
     let bytes = std::fs::read(path).unwrap();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let outcome = segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads).unwrap();
-    FinessIndex::build(outcome.dataset)
+    segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads)
+        .unwrap()
+        .dataset
+}
+
+/// The index of a CSV file (see [`csv_dataset`]).
+fn csv_index(path: &str) -> FinessIndex {
+    FinessIndex::build(csv_dataset(path))
 }
 
 /// Child mode (`SEGUR_BENCH_INDEX_RSS=<csv>`): imports the file into an index, keeps only the index (what the
@@ -84,12 +90,8 @@ fn json_child(path: &str) {
 /// 5 times on one thread and 5 times on every core, alternately, and prints the median of each (ms). Each build
 /// gets a fresh copy of the records.
 fn build_child(path: &str) {
-    let bytes = std::fs::read(path).unwrap();
+    let data = csv_dataset(path);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let data = segur_gateway::finess::csv_import::import_csv_bytes(&bytes[..], threads)
-        .unwrap()
-        .dataset;
-    drop(bytes);
     let mut times = [Vec::new(), Vec::new()];
     for _ in 0..5 {
         for (i, t) in [1, threads].into_iter().enumerate() {
