@@ -305,28 +305,23 @@ struct Decoder {
 
 impl Decoder {
     /// The trimmed text of a field.
+    ///
+    /// One UTF-8 check per field (it stops early on ASCII words); the ASCII test after it only runs while the
+    /// encoding is not settled as UTF-8.
     fn text<'a>(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
         let raw = raw.trim_ascii();
-        if raw.is_ascii() {
-            // ASCII is valid UTF-8: this never falls back.
-            return Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default());
-        }
-        match self.encoding {
-            Encoding::Ascii => match std::str::from_utf8(raw) {
-                Ok(text) => {
-                    self.encoding = Encoding::Utf8;
-                    Cow::Borrowed(text)
-                }
-                Err(_) => {
-                    self.encoding = Encoding::Windows1252;
-                    windows_1252(raw)
-                }
-            },
-            Encoding::Utf8 => match std::str::from_utf8(raw) {
-                Ok(text) => Cow::Borrowed(text),
-                Err(_) => windows_1252(raw),
-            },
-            Encoding::Windows1252 => windows_1252(raw),
+        match (std::str::from_utf8(raw), self.encoding) {
+            (Ok(text), Encoding::Utf8) => Cow::Borrowed(text),
+            (Ok(text), _) if text.is_ascii() => Cow::Borrowed(text),
+            (Ok(text), Encoding::Ascii) => {
+                self.encoding = Encoding::Utf8;
+                Cow::Borrowed(text)
+            }
+            (Err(_), Encoding::Ascii) => {
+                self.encoding = Encoding::Windows1252;
+                windows_1252(raw)
+            }
+            (_, _) => windows_1252(raw),
         }
     }
 
@@ -360,15 +355,13 @@ fn windows_1252(raw: &[u8]) -> Cow<'_, str> {
     encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0
 }
 
-/// A `geolocalisation` line waiting for the end of the input.
+/// A `geolocalisation` line waiting for the end of the input, its coordinates already converted (on the thread that
+/// read it: a parallel read joins its parts on one thread, and the conversion was about half of that join's time).
 #[derive(Debug)]
 struct PendingGeolocation {
     line: u64,
     finess: Finess,
-    x: f64,
-    y: f64,
-    source: Option<Label>,
-    updated: Option<Label>,
+    coordinates: Coordinates,
 }
 
 #[derive(Debug, Default)]
@@ -575,13 +568,24 @@ impl Importer {
         let y = number_field("coordyet", f(3))?;
         let source = self.decoder.label(f(4));
         let updated = self.decoder.label(f(5));
+        let overseas = matches!(&finess.as_str()[..2], "97" | "98")
+            || source.as_deref().is_some_and(|s| s.contains("UTM"));
+        let wgs84 = if overseas {
+            None
+        } else {
+            lambert93_to_wgs84(x, y)
+        };
         self.geolocations.push(PendingGeolocation {
             line,
             finess,
-            x,
-            y,
-            source,
-            updated,
+            coordinates: Coordinates {
+                x: Some(x),
+                y: Some(y),
+                source,
+                lon: wgs84.map(|(lon, _)| lon),
+                lat: wgs84.map(|(_, lat)| lat),
+                updated,
+            },
         });
         Ok(())
     }
@@ -619,21 +623,7 @@ impl Importer {
                 ));
                 continue;
             }
-            let overseas = matches!(&geo.finess.as_str()[..2], "97" | "98")
-                || geo.source.as_deref().is_some_and(|s| s.contains("UTM"));
-            let wgs84 = if overseas {
-                None
-            } else {
-                lambert93_to_wgs84(geo.x, geo.y)
-            };
-            establishment.coordinates = Some(Coordinates {
-                x: Some(geo.x),
-                y: Some(geo.y),
-                source: geo.source,
-                lon: wgs84.map(|(lon, _)| lon),
-                lat: wgs84.map(|(_, lat)| lat),
-                updated: geo.updated,
-            });
+            establishment.coordinates = Some(geo.coordinates);
             attached += 1;
         }
         let sort = !late.is_empty() || !self.duplicates.is_empty();
