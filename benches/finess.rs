@@ -51,6 +51,8 @@ fn csv_index(path: &str) -> FinessIndex {
 /// Child mode (`SEGUR_BENCH_INDEX_RSS=<csv>`): imports the file into an index, keeps only the index (what the
 /// daemon keeps), and prints its RSS in MB. Run in a fresh process so the parent's other data does not count.
 fn index_rss_child(path: &str) {
+    // What `segur serve` does first.
+    segur_gateway::finess::load::keep_large_blocks_out_of_the_heap();
     let index = csv_index(path);
     // What the daemon does after a build.
     segur_gateway::finess::load::release_free_memory();
@@ -190,6 +192,7 @@ fn latencies(index: &FinessIndex) {
 
 /// Child mode (`SEGUR_BENCH_LATENCY=<csv>`): [`latencies`] in a fresh process holding only the index.
 fn latency_child(path: &str) {
+    segur_gateway::finess::load::keep_large_blocks_out_of_the_heap();
     latencies(&csv_index(path));
 }
 

@@ -18,7 +18,8 @@
 //!
 //! Specifications followed: `shared/spec/*.md` (condensed INSi, DMP, MSSanté, PSC, FINESS, IGC Santé, DSR MS1).
 
-// One `unsafe` block in the crate: `finess::load::release_free_memory` (glibc's `malloc_trim`).
+// Two `unsafe` blocks in the crate, both calls into glibc's allocator settings: `finess::load::release_free_memory`
+// (`malloc_trim`) and `finess::load::keep_large_blocks_out_of_the_heap` (`mallopt`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -149,6 +149,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
+            crate::finess::load::keep_large_blocks_out_of_the_heap();
             let loaded = load_config(cli.config.as_deref())?;
             runtime()?.block_on(serve(loaded))?;
         }

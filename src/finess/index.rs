@@ -24,8 +24,10 @@
 //! record): legal entities are joined to their establishments by a merge of two sorted lists. On the 100k + 100k
 //! synthetic file (`cargo bench --bench finess`, fresh process, median of 5): 233–242 ms on one thread, 184–196 ms
 //! on two. The temporary vectors and the second thread's allocator arena leave the index-only process at
-//! 137–141 MB, against 133 MB when the build ran on one thread in rank order; `segur serve` holds 165–186 MB once
-//! its index answers, against 160 MB (eight runs of each, alternated).
+//! 137–141 MB, against 133 MB when the build ran on one thread in rank order. `segur serve` held 163–198 MB once
+//! its index answered, depending on where glibc put the big temporary vectors; since it fixes glibc's mmap
+//! threshold ([`keep_large_blocks_out_of_the_heap`](super::load::keep_large_blocks_out_of_the_heap)), 147–155 MB
+//! in every run.
 //!
 //! A search resolves each query token to its range of dictionary tokens (and whether the token itself exists,
 //! for exact matches), picks the cheapest source of candidates (the query token whose range has the fewest
