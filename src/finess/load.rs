@@ -271,7 +271,7 @@ pub const MMAP_THRESHOLD: usize = 4 << 20;
 /// After the first import, the record vectors and the index build's temporary vectors (several MB to 40 MB) are
 /// then carved from the heaps, between blocks that stay alive, and the holes they leave cannot be handed back,
 /// even by [`release_free_memory`]. Measured on the 100k + 100k synthetic file, `segur serve` once its index
-/// answers: 163–198 MB depending on the run (three modes: which blocks land where), 152–153 MB in every run with
+/// answers: 163–198 MB depending on the run (three modes: which blocks land where), 147–155 MB in every run with
 /// the threshold fixed (at 128 KiB, 1 MiB or 4 MiB alike), start-up time unchanged (1.1–1.3 s either way).
 ///
 /// It costs time where a process allocates and frees big vectors again and again: five imports in a row in one
