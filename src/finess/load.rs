@@ -275,7 +275,7 @@ pub const MMAP_THRESHOLD: usize = 4 << 20;
 /// the threshold fixed (at 128 KiB, 1 MiB or 4 MiB alike), start-up time unchanged (1.1–1.3 s either way).
 ///
 /// It costs time where a process allocates and frees big vectors again and again: five imports in a row in one
-/// process ran 5–10% slower. A daemon imports once at start and then rarely, so `segur serve` takes the memory;
+/// process ran up to 15% slower for the CSV, about 3% for the JSON. A daemon imports once at start and then rarely, so `segur serve` takes the memory;
 /// the one-shot commands keep glibc's default. 4 MiB rather than 128 KiB keeps request bodies of a few MB (CDA
 /// documents, MSSanté attachments) in the heap. Does nothing on other allocators or systems.
 pub fn keep_large_blocks_out_of_the_heap() {
