@@ -113,16 +113,12 @@ pub fn parse(
         name: name.to_string(),
         source: e,
     };
+    let gzip = is_gzip(bytes);
     let outcome = match (format, progress) {
-        (Format::Csv, _) if !is_gzip(bytes) => {
-            let outcome = import_csv_bytes(bytes, threads()).map_err(csv_error)?;
-            if let Some(pb) = progress {
-                pb.inc(bytes.len() as u64);
-            }
-            outcome
-        }
-        (Format::Csv, Some(pb)) => import_csv(pb.wrap_read(bytes)).map_err(csv_error)?,
-        (Format::Csv, None) => {
+        // With a progress bar, gzip input is read as a stream: the bar follows the compressed bytes.
+        (Format::Csv, Some(pb)) if gzip => import_csv(pb.wrap_read(bytes)).map_err(csv_error)?,
+        (Format::Json, Some(pb)) if gzip => import_json(pb.wrap_read(bytes)).map_err(json_error)?,
+        (Format::Csv, _) if gzip => {
             // Stored files are gzipped: unpacked first, the parse then uses every core.
             let mut plain = Vec::with_capacity(bytes.len() * 4);
             flate2::read::MultiGzDecoder::new(bytes)
@@ -130,18 +126,15 @@ pub fn parse(
                 .map_err(|e| csv_error(CsvImportError::Io(e)))?;
             import_csv_bytes(&plain, threads()).map_err(csv_error)?
         }
-        (Format::Json, _) if !is_gzip(bytes) => {
-            let threads = threads().min(json_import::MAX_THREADS);
-            let outcome = import_json_bytes(bytes, threads).map_err(json_error)?;
-            if let Some(pb) = progress {
-                pb.inc(bytes.len() as u64);
-            }
-            outcome
-        }
+        (Format::Csv, _) => import_csv_bytes(bytes, threads()).map_err(csv_error)?,
         // Gzip (stored files): decompressed as a stream, while the workers parse.
-        (Format::Json, Some(pb)) => import_json(pb.wrap_read(bytes)).map_err(json_error)?,
-        (Format::Json, None) => import_json(bytes).map_err(json_error)?,
+        (Format::Json, _) => {
+            import_json_bytes(bytes, threads().min(json_import::MAX_THREADS)).map_err(json_error)?
+        }
     };
+    if !gzip && let Some(pb) = progress {
+        pb.inc(bytes.len() as u64);
+    }
     Ok((format, outcome))
 }
 
@@ -248,9 +241,9 @@ pub async fn load_index(store: &Store) -> Result<Option<(i64, FinessIndex)>, Loa
 /// (its threshold for giving large blocks back grows with each one freed, and worker arenas keep theirs), so a
 /// daemon would otherwise hold 20–40 MB it no longer uses for its whole life (measured: `segur serve` on the
 /// 100k + 100k synthetic file, 160–180 MB instead of 180–199 MB; [`keep_large_blocks_out_of_the_heap`] later
-/// took it to 147–155 MB). The daemon calls it again after swapping in a
-/// new index, once the old one is dropped. A program that builds an index itself
-/// ([`FinessIndex::build`](crate::finess::index::FinessIndex::build)) can call it after the build.
+/// took it to 147–155 MB). The daemon calls it again after swapping in a new index, once the old one is dropped.
+/// A program that builds an index itself ([`FinessIndex::build`](crate::finess::index::FinessIndex::build)) can
+/// call it after the build.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` has no preconditions; it only returns pages of free chunks to the kernel.
@@ -275,9 +268,10 @@ pub const MMAP_THRESHOLD: usize = 4 << 20;
 /// the threshold fixed (at 128 KiB, 1 MiB or 4 MiB alike), start-up time unchanged (1.1–1.3 s either way).
 ///
 /// It costs time where a process allocates and frees big vectors again and again: five imports in a row in one
-/// process ran up to 15% slower for the CSV, about 3% for the JSON. A daemon imports once at start and then rarely, so `segur serve` takes the memory;
-/// the one-shot commands keep glibc's default. 4 MiB rather than 128 KiB keeps request bodies of a few MB (CDA
-/// documents, MSSanté attachments) in the heap. Does nothing on other allocators or systems.
+/// process ran up to 15% slower for the CSV, about 3% for the JSON. A daemon imports once at start and then
+/// rarely, so `segur serve` takes the memory; the one-shot commands keep glibc's default. 4 MiB rather than
+/// 128 KiB keeps request bodies of a few MB (CDA documents, MSSanté attachments) in the heap. Does nothing on
+/// other allocators or systems.
 pub fn keep_large_blocks_out_of_the_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only changes a setting of the allocator; M_MMAP_THRESHOLD takes any value up to 32 MiB
