@@ -17,35 +17,45 @@
 //!
 //! Serialization (for the API) writes every field, `null` when absent, so the JSON shape never varies.
 
-use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroU32;
 use std::ops::Deref;
 
 use serde::Serialize;
 
 use super::id::Finess;
 
-/// A piece of text shared by many records (a code, a label, a date, a locality), cheap to clone.
+/// A piece of text shared by many records (a code, a label, a date, a locality): a number in a process-wide
+/// table of distinct values, so `Option<Label>` takes 4 bytes in a record and a copy costs nothing.
 ///
-/// One pointer wide: `Option<Label>` costs 8 bytes in a record, whatever the length of the text. The pointer leads
-/// to one block holding the reference count, the length and the text (`arcstr::ArcStr`): one allocation per
-/// distinct value, one hop to read it. (An `Arc<String>` took two of each. The swap did not change import speed
-/// measurably, because the interners' cost is the cache miss on the label's block, which any layout has; `segur
-/// serve` holds 1.5 MB less.)
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Label(arcstr::ArcStr);
+/// # Why a process-wide table that is never emptied
+///
+/// The synthetic 100k + 100k file has 2.3 million such values but only 26,000 distinct ones (260 KB of text):
+/// codes, labels, dates, localities. When each distinct value was its own reference-counted block (`Arc<String>`,
+/// then `arcstr::ArcStr`), interning was a quarter of the CSV reader's time: the blocks were spread over the whole
+/// heap among the records, so the compare missed the cache, and every clone was a locked increment (a full
+/// barrier, so the next miss could not start early). Here the texts are packed side by side in a few 64 KiB
+/// blocks, the importers' interners compare against them without touching any count, and a label is a `u32`.
+///
+/// The price is that a text, once seen, stays for the life of the process. French FINESS data has a small,
+/// slowly growing set of such values (one more date a day, a new locality now and then), and importing the same
+/// file again adds nothing, so the table stays near its first size. Text unique to a record (names, streets) is
+/// never a label. A file built to hold millions of distinct dates would keep their text (tens of MB) until the
+/// daemon restarts; a label table is limited by `u32`, far beyond what fits in memory.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Label(NonZeroU32);
 
 impl Label {
-    /// A label holding `text` (not shared with anything yet; importers share through their interner).
+    /// The label holding `text` (the same for equal texts, in the whole process).
     pub fn new(text: &str) -> Label {
-        Label(arcstr::ArcStr::from(text))
+        registry::intern(text)
     }
 
     /// The text.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
+    pub fn as_str(&self) -> &'static str {
+        registry::text(*self)
     }
 }
 
@@ -53,12 +63,6 @@ impl Deref for Label {
     type Target = str;
 
     fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Borrow<str> for Label {
-    fn borrow(&self) -> &str {
         self.as_str()
     }
 }
@@ -72,6 +76,19 @@ impl AsRef<str> for Label {
 impl From<&str> for Label {
     fn from(text: &str) -> Label {
         Label::new(text)
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Labels sort by their text.
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -102,6 +119,93 @@ impl PartialEq<&str> for Label {
 impl Serialize for Label {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The process-wide table behind [`Label`]: distinct texts packed in leaked blocks, found by number through a
+/// two-level table of write-once slots (no lock to read), and by text through a map behind a mutex (taken once
+/// per distinct value per interner).
+mod registry {
+    use std::collections::HashMap;
+    use std::num::NonZeroU32;
+    use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
+
+    use super::{FastHash, Label};
+
+    /// Slots per second-level block (and number of blocks): 2^16 × 2^16 numbers, all of `u32`.
+    const BITS: u32 = 16;
+    const SIZE: usize = 1 << BITS;
+    /// Size of the blocks the texts are packed in.
+    const TEXT_BLOCK: usize = 64 * 1024;
+
+    type Block = Box<[OnceLock<&'static str>]>;
+
+    /// Texts by number: `TEXTS[n >> 16][n & 0xffff]`. Number 0 is never used (`Label` is a `NonZeroU32`).
+    static TEXTS: [OnceLock<Block>; SIZE] = [const { OnceLock::new() }; SIZE];
+
+    /// Numbers by text, and where the next text goes.
+    static BY_TEXT: LazyLock<Mutex<ByText>> = LazyLock::new(|| {
+        Mutex::new(ByText {
+            labels: HashMap::with_hasher(FastHash),
+            next: 1,
+            free: &mut [],
+        })
+    });
+
+    struct ByText {
+        labels: HashMap<&'static str, Label, FastHash>,
+        next: u32,
+        /// The unused end of the current text block.
+        free: &'static mut [u8],
+    }
+
+    impl ByText {
+        /// Copies `text` into the current block (a new one when it does not fit; a block of its own when it is
+        /// larger than a block).
+        fn store(&mut self, text: &str) -> &'static str {
+            let len = text.len();
+            if len > self.free.len() {
+                let block = vec![0u8; TEXT_BLOCK.max(len)].into_boxed_slice();
+                self.free = Box::leak(block);
+            }
+            let (copy, rest) = std::mem::take(&mut self.free).split_at_mut(len);
+            self.free = rest;
+            copy.copy_from_slice(text.as_bytes());
+            let copy: &'static [u8] = copy;
+            // The bytes are a copy of a `str`.
+            std::str::from_utf8(copy).unwrap_or_default()
+        }
+    }
+
+    /// The label of `text`, registered if new.
+    pub(super) fn intern(text: &str) -> Label {
+        let mut table = BY_TEXT.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&label) = table.labels.get(text) {
+            return label;
+        }
+        let n = table.next;
+        // 2^32 - 1 distinct texts would take far more memory than any machine running this has.
+        table.next = n
+            .checked_add(1)
+            .expect("more than 2^32 distinct FINESS labels");
+        let text = table.store(text);
+        let block = TEXTS[(n >> BITS) as usize]
+            .get_or_init(|| (0..SIZE).map(|_| OnceLock::new()).collect());
+        let _ = block[n as usize & (SIZE - 1)].set(text);
+        let label = Label(NonZeroU32::new(n).expect("numbers start at 1"));
+        table.labels.insert(text, label);
+        label
+    }
+
+    /// The text of `label`.
+    pub(super) fn text(label: Label) -> &'static str {
+        let n = label.0.get() as usize;
+        // A label exists only once its slot is set (in `intern`, before the label is returned).
+        TEXTS[n >> BITS]
+            .get()
+            .and_then(|block| block[n & (SIZE - 1)].get())
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -463,21 +567,63 @@ impl ImportOutcome {
 
 /// Interns repeated text while importing: one [`Label`] per distinct value.
 ///
-/// Uses a fast non-cryptographic hash: the input is the national file an operator imports, and the worst an
-/// adversarial file can do is slow its own import down.
+/// A cache in front of the process-wide table (which takes a lock): each importing thread has its own, and asks
+/// the table once per distinct value.
+///
+/// - Dates written `YYYY-MM-DD` (years 1800 to 2199) are found by position in a vector indexed by the day: no
+///   hash, no compare. They are a fifth of the values a national file interns but most of the distinct ones
+///   (tens of thousands), so taking them out of the map also keeps the map small enough to stay in cache.
+/// - Anything else goes through a map that holds the text's address and length next to the label, so a lookup
+///   reads only the packed text to compare. It uses a fast non-cryptographic hash: the input is the national file
+///   an operator imports, and the worst an adversarial file can do is slow its own import down.
 #[derive(Debug, Default)]
 pub(super) struct Interner {
-    set: HashSet<Label, FastHash>,
+    seen: HashMap<&'static str, Label, FastHash>,
+    /// By [`day_slot`]; empty until the first date.
+    dates: Vec<Option<Label>>,
+}
+
+/// First year [`day_slot`] takes.
+const FIRST_YEAR: usize = 1800;
+/// Slots in [`Interner::dates`]: 400 years of 12 months of 31 days.
+const DAY_SLOTS: usize = 400 * 12 * 31;
+
+/// Where `text` goes in [`Interner::dates`], when it is a date written `YYYY-MM-DD` with a year from 1800 to 2199,
+/// a month from 01 to 12 and a day from 01 to 31. Two different texts never share a slot.
+fn day_slot(text: &str) -> Option<usize> {
+    let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = text.as_bytes() else {
+        return None;
+    };
+    let digits = [y1, y2, y3, y4, m1, m2, d1, d2];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let [y1, y2, y3, y4, m1, m2, d1, d2] = digits.map(|d| usize::from(d - b'0'));
+    let year = y1 * 1000 + y2 * 100 + y3 * 10 + y4;
+    let (month, day) = (m1 * 10 + m2, d1 * 10 + d2);
+    if !(FIRST_YEAR..FIRST_YEAR + 400).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
+        return None;
+    }
+    Some(((year - FIRST_YEAR) * 12 + month - 1) * 31 + day - 1)
 }
 
 impl Interner {
     /// The shared label for `text`.
     pub(super) fn intern(&mut self, text: &str) -> Label {
-        if let Some(label) = self.set.get(text) {
-            return label.clone();
+        if let Some(slot) = day_slot(text) {
+            if self.dates.is_empty() {
+                self.dates = vec![None; DAY_SLOTS];
+            }
+            return *self.dates[slot].get_or_insert_with(|| Label::new(text));
+        }
+        if let Some(&label) = self.seen.get(text) {
+            return label;
         }
         let label = Label::new(text);
-        self.set.insert(label.clone());
+        self.seen.insert(label.as_str(), label);
         label
     }
 }
@@ -545,10 +691,83 @@ mod tests {
         let mut interner = Interner::default();
         let a = interner.intern("EHPAD");
         let b = interner.intern("EHPAD");
-        assert!(arcstr::ArcStr::ptr_eq(&a.0, &b.0));
+        assert_eq!(a.0, b.0);
+        // Another interner (another importing thread) gets the same number from the process-wide table.
+        let c = Interner::default().intern("EHPAD");
+        assert_eq!(a.0, c.0);
+        assert_ne!(a.0, interner.intern("SSIAD").0);
         assert_eq!(a, "EHPAD");
-        assert_eq!(std::mem::size_of::<Option<Label>>(), 8);
+        assert_eq!(Label::new("").as_str(), "");
+        assert_eq!(std::mem::size_of::<Option<Label>>(), 4);
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"EHPAD\"");
+        assert!(Label::new("B") > Label::new("A"), "labels sort by text");
+    }
+
+    #[test]
+    fn dates_have_slots_of_their_own() {
+        assert_eq!(day_slot("1800-01-01"), Some(0));
+        assert_eq!(day_slot("1800-01-31"), Some(30));
+        assert_eq!(day_slot("1800-02-01"), Some(31));
+        assert_eq!(day_slot("2199-12-31"), Some(DAY_SLOTS - 1));
+        for not_a_slot in [
+            "1799-12-31",
+            "2200-01-01",
+            "2001-00-10",
+            "2001-13-10",
+            "2001-01-00",
+            "2001-01-32",
+            "2001/01/10",
+            "2001-1-10",
+            "20010110",
+            "2001-01-1a",
+            "+001-01-10",
+            "2001-01-10 ",
+        ] {
+            assert_eq!(day_slot(not_a_slot), None, "{not_a_slot}");
+        }
+        // Every date of a year has its own slot.
+        let mut slots = std::collections::HashSet::new();
+        for month in 1..=12 {
+            for day in 1..=31 {
+                assert!(slots.insert(day_slot(&format!("2024-{month:02}-{day:02}")).unwrap()));
+            }
+        }
+        let mut interner = Interner::default();
+        let a = interner.intern("2024-02-29");
+        assert_eq!(interner.intern("2024-02-29"), a);
+        assert_eq!(
+            a,
+            Label::new("2024-02-29"),
+            "the same label as the process-wide table's"
+        );
+        assert_eq!(interner.intern("2024-02-28"), "2024-02-28");
+        assert_eq!(
+            interner.intern("1750-02-28"),
+            "1750-02-28",
+            "outside the slots: through the map"
+        );
+    }
+
+    #[test]
+    fn label_table_grows_past_its_blocks() {
+        // More than one block of numbers (65,536) and many text blocks; a text larger than a text block.
+        let labels: Vec<(String, Label)> = (0..70_000)
+            .map(|i| {
+                let text = format!("label-table-test-{i}");
+                let label = Label::new(&text);
+                (text, label)
+            })
+            .collect();
+        for (text, label) in &labels {
+            assert_eq!(label.as_str(), text);
+            assert_eq!(Label::new(text), *label);
+        }
+        let long = "é".repeat(40_000);
+        assert_eq!(Label::new(&long).as_str(), long);
+        assert_eq!(
+            Label::new("after the long one").as_str(),
+            "after the long one"
+        );
     }
 
     #[test]
