@@ -12,7 +12,8 @@
 //!
 //! - text unique to a record (names, street, phone, SIRET) is a `Box<str>` (no spare capacity);
 //! - text repeated across records (codes, labels, dates, localities, street types) is a [`Label`]: one shared
-//!   copy per distinct value, a one-word pointer in each record. The importers intern these values while reading;
+//!   copy per distinct value in the whole process, a 4-byte number in each record. The importers intern these
+//!   values while reading;
 //! - absent values are `None` (a niche: no extra space), empty or blank input fields become `None`.
 //!
 //! Serialization (for the API) writes every field, `null` when absent, so the JSON shape never varies.

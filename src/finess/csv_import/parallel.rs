@@ -9,6 +9,10 @@
 //! Encoding: the sequential reader lets the first field holding a non-ASCII byte decide; here that field is found
 //! before the parts are read ([`detect_encoding`]) and every part starts knowing the answer.
 
+use std::collections::HashMap;
+
+use super::super::id::Finess;
+use super::super::model::{Dataset, FastHash};
 use super::{
     CsvImportError, Duplicate, Encoding, Header, ImportOutcome, Importer, SourceFormat, SourceInfo,
     import_csv, is_gzip, read_records,
@@ -147,7 +151,7 @@ impl Importer {
     /// part already holds (rejected as duplicates, the first kept), its rejections and geolocations.
     fn absorb(&mut self, later: Importer) {
         let Importer {
-            dataset,
+            mut dataset,
             rejected,
             establishments,
             entities,
@@ -165,6 +169,41 @@ impl Importer {
             d.first = kept.unwrap_or(d.first);
             self.duplicates.push(d);
         }
+        // The usual case: no number in both parts. The later part's records and maps are appended whole (its
+        // indexes shifted) instead of record by record, which took 50 ms of the join on the 100k + 100k file.
+        let clash = establishments
+            .keys()
+            .any(|finess| self.establishments.contains_key(finess))
+            || entities
+                .keys()
+                .any(|finess| self.entities.contains_key(finess));
+        if !clash {
+            let offset = self.dataset.establishments.len();
+            self.establishments.extend(
+                establishments
+                    .into_iter()
+                    .map(|(finess, (index, line))| (finess, (offset + index, line))),
+            );
+            self.entities.extend(entities);
+            self.dataset
+                .establishments
+                .append(&mut dataset.establishments);
+            self.dataset.entities.append(&mut dataset.entities);
+        } else {
+            self.absorb_one_by_one(dataset, &establishments, &entities);
+        }
+        self.geolocations.extend(geolocations);
+        // Stable: the rejections of one line keep their order.
+        self.rejected.sort_by_key(|r| r.line());
+    }
+
+    /// Appends the later part's records one by one, rejecting those whose number this part already holds.
+    fn absorb_one_by_one(
+        &mut self,
+        dataset: Dataset,
+        establishments: &HashMap<Finess, (usize, u64), FastHash>,
+        entities: &HashMap<Finess, u64, FastHash>,
+    ) {
         for establishment in dataset.establishments {
             let Some(&(_, line)) = establishments.get(&establishment.finess) else {
                 continue;
@@ -200,9 +239,6 @@ impl Importer {
             self.entities.insert(entity.finess, line);
             self.dataset.entities.push(entity);
         }
-        self.geolocations.extend(geolocations);
-        // Stable: the rejections of one line keep their order.
-        self.rejected.sort_by_key(|r| r.line());
     }
 }
 
@@ -252,7 +288,8 @@ mod tests {
         assert_eq!(show(&parallel), show(&sequential));
     }
 
-    /// The hand-made file with every tricky line kind, repeated so duplicates cross the cuts.
+    /// The hand-made file with every tricky line kind, repeated so duplicates cross the cuts (the join appends the
+    /// later parts one record at a time).
     #[test]
     fn same_outcome_as_the_sequential_reader() {
         let body: String = SMALL.lines().skip(1).map(|l| format!("{l}\n")).collect();
@@ -265,6 +302,8 @@ mod tests {
         }
     }
 
+    /// No number is in two parts here: the join appends each later part whole, its indexes shifted (a wrong shift
+    /// would attach the geolocations of the second part to other establishments).
     #[test]
     fn synthetic_file_latin1_and_utf8() {
         let mut csv = Vec::new();
