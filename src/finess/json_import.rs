@@ -215,8 +215,8 @@ type Refusal = (String, RejectKind, String);
 /// Maps `pmej` elements to records, on a worker thread or on the calling thread. Everything that does not depend
 /// on the elements before is done here; [`State::apply`] does the rest (repeated numbers) in document order.
 ///
-/// Each worker has its own interner, so a repeated value is shared within a worker's records, and the workers
-/// hold one copy each of it (a few hundred kB on the synthetic national file).
+/// Each worker has its own interner, a cache in front of the process-wide label table: a repeated value is one
+/// copy for all the workers' records.
 #[derive(Default)]
 struct Mapper {
     interner: Interner,
