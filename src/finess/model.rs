@@ -124,9 +124,9 @@ impl Serialize for Label {
     }
 }
 
-/// The process-wide table behind [`Label`]: distinct texts packed in leaked blocks, found by number through a
-/// two-level table of write-once slots (no lock to read), and by text through a map behind a mutex (taken once
-/// per distinct value per interner).
+/// The process-wide table behind [`Label`]: distinct texts packed in leaked blocks, found by number through
+/// write-once slots (no lock to read), and by text through a map behind a mutex (taken once per distinct value
+/// per interner).
 mod registry {
     use std::collections::HashMap;
     use std::num::NonZeroU32;
@@ -134,16 +134,25 @@ mod registry {
 
     use super::{FastHash, Label};
 
-    /// Slots per second-level block (and number of blocks): 2^16 × 2^16 numbers, all of `u32`.
-    const BITS: u32 = 16;
-    const SIZE: usize = 1 << BITS;
+    /// The first block of slots holds 2^10 numbers, each next one twice as many as the one before: 23 blocks
+    /// cover all of `u32`, and a table of 26,000 labels takes five blocks (32,000 slots, 760 KB).
+    const FIRST: u32 = 10;
+    const BLOCKS: usize = 23;
     /// Size of the blocks the texts are packed in.
     const TEXT_BLOCK: usize = 64 * 1024;
 
     type Block = Box<[OnceLock<&'static str>]>;
 
-    /// Texts by number: `TEXTS[n >> 16][n & 0xffff]`. Number 0 is never used (`Label` is a `NonZeroU32`).
-    static TEXTS: [OnceLock<Block>; SIZE] = [const { OnceLock::new() }; SIZE];
+    /// Texts by number, see [`place`]. Number 0 is never used (`Label` is a `NonZeroU32`).
+    static TEXTS: [OnceLock<Block>; BLOCKS] = [const { OnceLock::new() }; BLOCKS];
+
+    /// The block of number `n` and its slot there: block `b` holds the `2^(b + 10)` numbers from `2^(b + 10) -
+    /// 2^10`.
+    pub(super) fn place(n: u32) -> (usize, usize) {
+        let shifted = u64::from(n) + (1 << FIRST);
+        let block = 63 - shifted.leading_zeros() - FIRST;
+        (block as usize, (shifted - (1 << (block + FIRST))) as usize)
+    }
 
     /// Numbers by text, and where the next text goes.
     static BY_TEXT: LazyLock<Mutex<ByText>> = LazyLock::new(|| {
@@ -191,9 +200,13 @@ mod registry {
             .checked_add(1)
             .expect("more than 2^32 distinct FINESS labels");
         let text = table.store(text);
-        let block = TEXTS[(n >> BITS) as usize]
-            .get_or_init(|| (0..SIZE).map(|_| OnceLock::new()).collect());
-        let _ = block[n as usize & (SIZE - 1)].set(text);
+        let (block, slot) = place(n);
+        let slots = TEXTS[block].get_or_init(|| {
+            (0..1usize << (block as u32 + FIRST))
+                .map(|_| OnceLock::new())
+                .collect()
+        });
+        let _ = slots[slot].set(text);
         let label = Label(NonZeroU32::new(n).expect("numbers start at 1"));
         table.labels.insert(text, label);
         label
@@ -201,11 +214,11 @@ mod registry {
 
     /// The text of `label`.
     pub(super) fn text(label: Label) -> &'static str {
-        let n = label.0.get() as usize;
+        let (block, slot) = place(label.0.get());
         // A label exists only once its slot is set (in `intern`, before the label is returned).
-        TEXTS[n >> BITS]
+        TEXTS[block]
             .get()
-            .and_then(|block| block[n & (SIZE - 1)].get())
+            .and_then(|slots| slots.get(slot)?.get())
             .copied()
             .unwrap_or_default()
     }
@@ -751,8 +764,21 @@ mod tests {
     }
 
     #[test]
+    fn label_numbers_have_one_place_each() {
+        assert_eq!(registry::place(0), (0, 0));
+        assert_eq!(registry::place(1023), (0, 1023));
+        assert_eq!(registry::place(1024), (1, 0));
+        assert_eq!(registry::place(3071), (1, 2047));
+        assert_eq!(registry::place(3072), (2, 0));
+        assert_eq!(
+            registry::place(u32::MAX),
+            (22, (1 << 32) + 1023 - (1 << 32))
+        );
+    }
+
+    #[test]
     fn label_table_grows_past_its_blocks() {
-        // More than one block of numbers (65,536) and many text blocks; a text larger than a text block.
+        // Several blocks of numbers and of text; a text larger than a text block.
         let labels: Vec<(String, Label)> = (0..70_000)
             .map(|i| {
                 let text = format!("label-table-test-{i}");
