@@ -45,9 +45,10 @@ use super::id::Finess;
 /// The price is that a text, once seen, stays for the life of the process. French FINESS data has a small,
 /// slowly growing set of such values (one more date a day, a new locality now and then), and importing the same
 /// file again adds nothing, so the table stays near its first size. Text unique to a record (names, streets) is
-/// never a label. Records mapped from Annuaire Santé answers use the same table; their values are of the same
-/// kind. A file built to hold millions of distinct values in these fields would keep their text (tens of MB)
-/// until the daemon restarts; the table's numbers run to `u32::MAX`, far beyond what fits in memory.
+/// never a label, and online Annuaire Santé answers are mapped straight to JSON (`finess::online`), so only
+/// imports add to the table. A file built to hold millions of distinct values in these fields would keep their
+/// text (tens of MB) until the daemon restarts; the table's numbers run to `u32::MAX`, far beyond what fits in
+/// memory.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Label(NonZeroU32);
 
