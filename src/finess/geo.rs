@@ -11,12 +11,12 @@
 //! projection constants `n`, `C`, `Xs`, `Ys`: polar radius and angle around the cone apex, longitude from the
 //! angle, isometric latitude from the radius, then latitude from the isometric latitude.
 //!
-//! For that last step ALG0002 iterates (a sine, a power and an arc tangent per turn, five turns to
-//! 1e-12 rad). This module uses the closed form instead: the conformal latitude χ = 2·atan(exp(L)) − π/2, then
-//! the series in sin 2χ … sin 8χ (J. P. Snyder, *Map Projections: A Working Manual*, USGS 1987, eq. 3-5), whose
-//! first omitted term (in e¹⁰) is of the order of 1e-12 rad on GRS80. A test checks it against the iteration over the whole area of
-//! use: they differ by less than 1e-10 degree (about ten micrometres; the iteration itself stops within 1e-12
-//! rad). As an iteration, it took about a tenth of the legacy CSV reader's time.
+//! For that last step ALG0002 iterates (a sine, a power and an arc tangent per turn, five turns to 1e-12 rad).
+//! This module uses the closed form instead: the conformal latitude χ = 2·atan(exp(L)) − π/2, then the series in
+//! sin 2χ … sin 8χ (J. P. Snyder, *Map Projections: A Working Manual*, USGS 1987, eq. 3-5), whose first omitted
+//! term (in e¹⁰) is of the order of 1e-12 rad on GRS80. A test checks it against the iteration over the whole area
+//! of use: they differ by less than 1e-10 degree (about ten micrometres; the iteration itself stops within 1e-12
+//! rad). The iteration was about 6% of the legacy CSV reader's samples; the closed form does not show.
 //!
 //! RGF93 and WGS84 differ by a few centimetres, far below what a site's address needs; no datum shift is applied.
 
