@@ -271,23 +271,18 @@ struct Facet {
 impl Facet {
     /// Builds the facet from one value per rank (`None`: no value).
     ///
-    /// Values are numbered in order of appearance through a hash map (a few hundred distinct ones for 200,000
-    /// ranks), then sorted once; a sorted map took one string compare per level for every rank.
+    /// The ranks are gathered per value in a hash map (a few hundred distinct values for 200,000 ranks), whose
+    /// values are then sorted once; a sorted map took one string compare per level for every rank.
     fn build<'a>(values_by_rank: impl Iterator<Item = Option<&'a str>>) -> Facet {
-        let mut seen: HashMap<&str, u32, FastHash> = HashMap::default();
-        let mut lists: Vec<(&str, Vec<u32>)> = Vec::new();
+        let mut by_value: HashMap<&str, Vec<u32>, FastHash> = HashMap::default();
         let mut count = 0u32;
         for (rank, value) in values_by_rank.enumerate() {
             count += 1;
             if let Some(value) = value {
-                let next = lists.len() as u32;
-                let id = *seen.entry(value).or_insert(next);
-                if id == next {
-                    lists.push((value, Vec::new()));
-                }
-                lists[id as usize].1.push(rank as u32);
+                by_value.entry(value).or_default().push(rank as u32);
             }
         }
+        let mut lists: Vec<(&str, Vec<u32>)> = by_value.into_iter().collect();
         lists.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut facet = Facet {
             of_rank: vec![NONE; count as usize],
