@@ -142,7 +142,7 @@ fn latencies(index: &FinessIndex) {
         .establishments
         .iter()
         .step_by(37)
-        .map(|e| e.name.to_string())
+        .map(|e| e.name().to_string())
         .collect();
     let mut queries = Vec::new();
     for (i, n) in names.iter().enumerate() {

@@ -40,7 +40,7 @@ fn name_with_matches(index: &FinessIndex) -> (String, usize) {
         .dataset()
         .establishments
         .iter()
-        .flat_map(|e| e.name.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|e| e.name().split(' ').map(str::to_owned).collect::<Vec<_>>())
         .filter(|w| w.len() >= 4)
         .collect();
     let mut words: Vec<String> = words.into_iter().collect();
@@ -97,10 +97,10 @@ async fn annuaire_client_against_the_simulator() {
         assert_eq!(org.finess.as_deref(), Some(site.finess.as_str()));
         assert_eq!(org.id_nat_struct, Some(site.finess.to_id_nat_struct()));
         assert_eq!(org.kind.as_deref(), Some("FINEG"));
-        assert_eq!(org.category.as_deref(), site.category.as_deref());
-        assert_eq!(org.name, &*site.name);
+        assert_eq!(org.category.as_deref(), site.category());
+        assert_eq!(org.name, site.name());
         assert_eq!(org.partof, Some(format!("Organization/org-{}", ej.finess)));
-        if let Some(code) = site.address.postal_code.as_deref() {
+        if let Some(code) = site.address().postal_code {
             assert_eq!(
                 org.address.as_ref().and_then(|a| a.postal_code.as_deref()),
                 Some(code)

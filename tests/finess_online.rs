@@ -33,7 +33,7 @@ fn first_pair(index: &FinessIndex) -> (String, String, String) {
     (
         et.finess.to_string(),
         ej.finess.to_string(),
-        et.name.to_string(),
+        et.name().to_string(),
     )
 }
 

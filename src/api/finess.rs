@@ -128,14 +128,14 @@ fn eligible(code: Option<&str>) -> bool {
 fn summary(s: Structure<'_>) -> Value {
     match s {
         Structure::Entity(e) => json!({
-            "finess": e.finess.to_string(), "kind": "EJ", "name": &*e.name, "active": e.active,
-            "category": category_json(e.category.as_deref(), e.category_label.as_deref()),
+            "finess": e.finess.to_string(), "kind": "EJ", "name": e.name(), "active": e.active,
+            "category": category_json(e.category(), e.category_label()),
         }),
         Structure::Establishment(e) => json!({
-            "finess": e.finess.to_string(), "kind": "ET", "name": &*e.name, "active": e.active,
-            "category": category_json(e.category.as_deref(), e.category_label.as_deref()),
+            "finess": e.finess.to_string(), "kind": "ET", "name": e.name(), "active": e.active,
+            "category": category_json(e.category(), e.category_label()),
             "department": e.department_code(),
-            "eligible_segur_ms": eligible(e.category.as_deref()),
+            "eligible_segur_ms": eligible(e.category()),
         }),
     }
 }
@@ -149,18 +149,18 @@ pub fn finess_json(index: &FinessIndex, s: Structure<'_>) -> Value {
                 .establishments_of(&e.finess)
                 .map(|et| summary(Structure::Establishment(et)))
                 .collect();
-            v["address"] = json!(e.address);
-            v["legal_status"] = json!(e.legal_status);
+            v["address"] = json!(e.address());
+            v["legal_status"] = json!(e.legal_status());
             v["id_nat_struct"] = json!(e.finess.to_id_nat_struct());
             v["eligible_segur_ms"] = json!(
                 index
                     .establishments_of(&e.finess)
-                    .any(|et| eligible(et.category.as_deref()))
+                    .any(|et| eligible(et.category()))
             );
             v["establishments"] = json!(ets);
         }
         Structure::Establishment(e) => {
-            v["address"] = json!(e.address);
+            v["address"] = json!(e.address());
             v["coordinates"] = json!(e.coordinates);
             v["id_nat_struct"] = json!(e.finess.to_id_nat_struct());
             v["entity"] = index

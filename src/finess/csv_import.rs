@@ -27,9 +27,10 @@
 //!   superset of ISO-8859-1 for printable characters), and the rest of the file is read that way. A UTF-8 byte
 //!   order mark makes the file UTF-8. In a UTF-8 file, a field that is not valid UTF-8 is still read as
 //!   Windows-1252 rather than lost. The same content in either encoding gives the same records.
-//! - **Streamed**: records are read one at a time into a reused [`csv::ByteRecord`]; text is decoded straight from
-//!   its bytes (borrowed when it is already UTF-8), repeated values are shared ([`Label`]). Input may be
-//!   gzip-compressed (detected from the magic bytes).
+//! - **Streamed**: records are read one at a time into a reused [`csv::ByteRecord`]. A record whose bytes are
+//!   UTF-8 is checked once and its fields are read in place (otherwise each field is decoded on its own), then
+//!   copied into the record's one allocation ([`record`](super::record)). Input may be gzip-compressed (detected
+//!   from the magic bytes).
 //! - **Nothing dropped silently**: a record with the wrong number of fields, an unknown kind, a bad FINESS number
 //!   (own or legal entity's), a repeated number, unreadable coordinates, or a `geolocalisation` for an
 //!   establishment the input does not contain is listed in [`ImportOutcome::rejected`] with its line and why.
@@ -54,8 +55,9 @@ pub use parallel::import_csv_bytes;
 use super::geo::lambert93_to_wgs84;
 use super::id::Finess;
 use super::model::{
-    Address, Coordinates, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
-    LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
+    Address, Coordinates, Dataset, Establishment, EstablishmentText, FastHash, ImportOutcome,
+    Interner, Label, LegalEntity, LegalEntityText, LegalStatus, Location, RecordTooLong,
+    RejectKind, Rejected, SourceFormat, SourceInfo,
 };
 
 /// Number of fields of a `structureet` record, its tag included.
@@ -301,10 +303,38 @@ enum Encoding {
 struct Decoder {
     encoding: Encoding,
     interner: Interner,
+    /// Decoded fields of the current record when its bytes could not be read in place.
+    scratch: String,
+    /// Where each field is in `scratch`.
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+/// The text of a record's fields, trimmed.
+enum Fields<'a> {
+    /// The record's own bytes (UTF-8, or ASCII): field `i` is at `record.range(i)`.
+    InPlace(&'a str, &'a ByteRecord),
+    /// A decoded copy, field by field.
+    Decoded(&'a str, &'a [std::ops::Range<usize>]),
+}
+
+impl<'a> Fields<'a> {
+    /// Field `i`, trimmed; empty when absent.
+    fn str(&self, i: usize) -> &'a str {
+        let field = match self {
+            Fields::InPlace(text, record) => record.range(i).and_then(|r| text.get(r)),
+            Fields::Decoded(text, spans) => spans.get(i).and_then(|r| text.get(r.clone())),
+        };
+        field.unwrap_or_default().trim_ascii()
+    }
+
+    /// Field `i`, trimmed; `None` when blank.
+    fn get(&self, i: usize) -> Option<&'a str> {
+        Some(self.str(i)).filter(|f| !f.is_empty())
+    }
 }
 
 impl Decoder {
-    /// The trimmed text of a field.
+    /// The text of a field, trimmed.
     ///
     /// One UTF-8 check per field (it stops early on ASCII words); the ASCII test after it only runs while the
     /// encoding is not settled as UTF-8.
@@ -325,21 +355,45 @@ impl Decoder {
         }
     }
 
-    /// A field unique to the record; `None` when blank.
-    fn boxed(&mut self, raw: &[u8]) -> Option<Box<str>> {
-        let text = self.text(raw);
-        (!text.is_empty()).then(|| Box::from(&*text))
+    /// The text of every field of `record`, read as [`Self::text`] would read each one.
+    ///
+    /// When the whole record is UTF-8 and the encoding allows it (settled as UTF-8, or the record is ASCII), one
+    /// check covers all its fields and they are read in place; otherwise each field is decoded on its own into
+    /// [`Self::scratch`].
+    fn fields<'a>(&'a mut self, record: &'a ByteRecord) -> Fields<'a> {
+        if let Ok(text) = std::str::from_utf8(record.as_slice()) {
+            let in_place = match self.encoding {
+                Encoding::Utf8 => true,
+                Encoding::Ascii => {
+                    if !text.is_ascii() {
+                        self.encoding = Encoding::Utf8;
+                    }
+                    true
+                }
+                Encoding::Windows1252 => text.is_ascii(),
+            };
+            if in_place {
+                return Fields::InPlace(text, record);
+            }
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut spans = std::mem::take(&mut self.spans);
+        scratch.clear();
+        spans.clear();
+        for raw in record {
+            let start = scratch.len();
+            scratch.push_str(&self.text(raw));
+            spans.push(start..scratch.len());
+        }
+        self.scratch = scratch;
+        self.spans = spans;
+        Fields::Decoded(&self.scratch, &self.spans)
     }
 
     /// A field repeated across records; `None` when blank.
     fn label(&mut self, raw: &[u8]) -> Option<Label> {
         let text = self.text(raw);
         (!text.is_empty()).then(|| self.interner.intern(&text))
-    }
-
-    /// Shares `text`.
-    fn intern(&mut self, text: &str) -> Label {
-        self.interner.intern(text)
     }
 
     fn encoding_name(&self) -> Option<&'static str> {
@@ -457,46 +511,42 @@ impl Importer {
             });
             return Ok(());
         }
-        let d = &mut self.decoder;
-        let name = d.boxed(f(3));
-        let long_name = d.boxed(f(4));
-        let address = address(
-            d,
-            AddressFields {
-                number: f(7),
-                number_suffix: f(10),
-                street_type: f(8),
-                street: f(9),
-                complement: f(6),
-                locality: f(11),
-                commune: f(12),
-                department: f(13),
-                department_label: f(14),
-                postal_line: f(15),
-            },
-        );
-        let establishment = Establishment {
-            finess,
-            entity,
-            name: name.or_else(|| long_name.clone()).unwrap_or_default(),
-            long_name,
-            name_complement: d.boxed(f(5)),
-            category: d.label(f(18)),
-            category_label: d.label(f(19)),
-            aggregate_category: d.label(f(20)),
-            aggregate_category_label: d.label(f(21)),
-            address,
-            phone: d.boxed(f(16)),
-            fax: d.boxed(f(17)),
-            siret: d.boxed(f(22)),
-            ape: d.label(f(23)),
-            opened: d.label(f(28)),
-            authorized: d.label(f(29)),
-            updated: d.label(f(30)),
+        let t = self.decoder.fields(record);
+        let mut cog = [0u8; 5];
+        let text = EstablishmentText {
+            name: t.str(3),
+            long_name: t.get(4),
+            name_complement: t.get(5),
+            category: t.get(18),
+            category_label: t.get(19),
+            aggregate_category: t.get(20),
+            aggregate_category_label: t.get(21),
+            address: address(
+                &t,
+                AddressFields {
+                    number: 7,
+                    number_suffix: 10,
+                    street_type: 8,
+                    street: 9,
+                    complement: 6,
+                    locality: 11,
+                    commune: 12,
+                    department: 13,
+                    department_label: 14,
+                    postal_line: 15,
+                },
+                &mut cog,
+            ),
+            phone: t.get(16),
+            fax: t.get(17),
+            siret: t.get(22),
+            ape: t.get(23),
+            opened: t.get(28),
+            authorized: t.get(29),
+            updated: t.get(30),
             closed: None,
-            active: true,
-            coordinates: None,
         };
+        let establishment = Establishment::new(finess, entity, &text).map_err(too_long)?;
         self.establishments
             .insert(finess, (self.dataset.establishments.len(), line));
         self.dataset.establishments.push(establishment);
@@ -516,45 +566,42 @@ impl Importer {
             });
             return Ok(());
         }
-        let d = &mut self.decoder;
-        let name = d.boxed(f(2));
-        let long_name = d.boxed(f(3));
-        let address = address(
-            d,
-            AddressFields {
-                number: f(5),
-                number_suffix: f(8),
-                street_type: f(6),
-                street: f(7),
-                complement: f(9),
-                locality: f(10),
-                commune: f(11),
-                postal_line: f(12),
-                department: f(13),
-                department_label: f(14),
-            },
-        );
-        let legal_status = d.label(f(16)).map(|code| LegalStatus {
-            code,
-            label: d.label(f(17)),
-        });
-        let entity = LegalEntity {
-            finess,
-            name: name.or_else(|| long_name.clone()).unwrap_or_default(),
-            long_name,
-            name_complement: d.boxed(f(4)),
-            address,
-            phone: d.boxed(f(15)),
-            legal_status,
-            category: d.label(f(18)),
-            category_label: d.label(f(19)),
-            siren: d.boxed(f(20)),
-            ape: d.label(f(21)),
-            created: d.label(f(22)),
+        let t = self.decoder.fields(record);
+        let mut cog = [0u8; 5];
+        let text = LegalEntityText {
+            name: t.str(2),
+            long_name: t.get(3),
+            name_complement: t.get(4),
+            address: address(
+                &t,
+                AddressFields {
+                    number: 5,
+                    number_suffix: 8,
+                    street_type: 6,
+                    street: 7,
+                    complement: 9,
+                    locality: 10,
+                    commune: 11,
+                    postal_line: 12,
+                    department: 13,
+                    department_label: 14,
+                },
+                &mut cog,
+            ),
+            phone: t.get(15),
+            legal_status: t.get(16).map(|code| LegalStatus {
+                code,
+                label: t.get(17),
+            }),
+            category: t.get(18),
+            category_label: t.get(19),
+            siren: t.get(20),
+            ape: t.get(21),
+            created: t.get(22),
             updated: None,
             closed: None,
-            active: true,
         };
+        let entity = LegalEntity::new(finess, &text).map_err(too_long)?;
         self.entities.insert(finess, line);
         self.dataset.entities.push(entity);
         Ok(())
@@ -645,50 +692,51 @@ impl Importer {
     }
 }
 
-/// The raw address fields of a record.
-struct AddressFields<'a> {
-    number: &'a [u8],
-    number_suffix: &'a [u8],
-    street_type: &'a [u8],
-    street: &'a [u8],
-    complement: &'a [u8],
-    locality: &'a [u8],
-    commune: &'a [u8],
-    department: &'a [u8],
-    department_label: &'a [u8],
-    postal_line: &'a [u8],
+/// Which fields of a record hold the address.
+struct AddressFields {
+    number: usize,
+    number_suffix: usize,
+    street_type: usize,
+    street: usize,
+    complement: usize,
+    locality: usize,
+    commune: usize,
+    department: usize,
+    department_label: usize,
+    postal_line: usize,
 }
 
-fn address(d: &mut Decoder, f: AddressFields<'_>) -> Address {
-    let department = d.label(f.department);
-    let postal_line = d.label(f.postal_line);
-    let postal_code = postal_line
-        .as_deref()
-        .and_then(postal_code_of)
-        .map(|code| d.intern(code));
-    let commune = match (d.text(f.commune), department.as_deref()) {
-        (commune, _) if commune.is_empty() => None,
-        (commune, Some(dep)) if commune.len() == 3 && is_mainland_department(dep) => {
-            let mut cog = String::with_capacity(5);
-            cog.push_str(dep);
-            cog.push_str(&commune);
-            Some(d.intern(&cog))
+/// The address of a record; `cog` holds the commune's COG when it is made of the department and the commune.
+fn address<'a>(t: &Fields<'a>, f: AddressFields, cog: &'a mut [u8; 5]) -> Address<'a> {
+    let department = t.get(f.department);
+    let postal_line = t.get(f.postal_line);
+    let commune = match (t.get(f.commune), department) {
+        (Some(commune), Some(dep)) if commune.len() == 3 && is_mainland_department(dep) => {
+            cog[..2].copy_from_slice(dep.as_bytes());
+            cog[2..].copy_from_slice(commune.as_bytes());
+            // A 2-byte ASCII department and a 3-byte commune.
+            std::str::from_utf8(&cog[..]).ok()
         }
-        (commune, _) => Some(d.intern(&commune)),
+        (commune, _) => commune,
     };
     Address {
-        number: d.label(f.number),
-        number_suffix: d.label(f.number_suffix),
-        street_type: d.label(f.street_type),
-        street: d.boxed(f.street),
-        complement: d.boxed(f.complement),
-        locality: d.boxed(f.locality),
-        postal_code,
+        number: t.get(f.number),
+        number_suffix: t.get(f.number_suffix),
+        street_type: t.get(f.street_type),
+        street: t.get(f.street),
+        complement: t.get(f.complement),
+        locality: t.get(f.locality),
+        postal_code: postal_line.and_then(postal_code_of),
         postal_line,
         commune,
         department,
-        department_label: d.label(f.department_label),
+        department_label: t.get(f.department_label),
     }
+}
+
+/// A record whose text is too long, as a rejection.
+fn too_long(e: RecordTooLong) -> Reject {
+    (RejectKind::BadValue, e.to_string())
 }
 
 /// The postal code at the start of a postal line (`01220 DIVONNE LES BAINS` → `01220`).
@@ -701,7 +749,7 @@ pub(super) fn postal_code_of(line: &str) -> Option<&str> {
 
 /// A 2-character mainland or Corsican department (`01`…`95` but `20`, `2A`, `2B`).
 fn is_mainland_department(dep: &str) -> bool {
-    dep.len() == 2 && super::model::is_insee_department(dep)
+    dep.len() == 2 && super::record::is_insee_department(dep)
 }
 
 fn check_len(record: &ByteRecord, expected: usize, kind: &str) -> Result<(), Reject> {
@@ -859,23 +907,23 @@ mod tests {
         let outcome = import(SMALL.as_bytes());
         // Quoted field with a `;` and doubled quotes, accents.
         let glycines = establishment(&outcome, "010009025");
-        assert_eq!(&*glycines.name, "EHPAD « LES GLYCINES »");
+        assert_eq!(glycines.name(), "EHPAD « LES GLYCINES »");
         assert_eq!(
-            glycines.long_name.as_deref(),
+            glycines.long_name(),
             Some("EHPAD \"Les Glycines\"; résidence de l'Étang")
         );
         assert_eq!(glycines.entity.as_str(), "010009017");
-        assert_eq!(glycines.category.as_deref(), Some("500"));
-        assert_eq!(glycines.address.postal_code.as_deref(), Some("01220"));
+        assert_eq!(glycines.category(), Some("500"));
+        assert_eq!(glycines.address().postal_code, Some("01220"));
         assert_eq!(
-            glycines.address.postal_line.as_deref(),
+            glycines.address().postal_line,
             Some("01220 DIVONNE LES BAINS")
         );
-        assert_eq!(glycines.address.commune.as_deref(), Some("01143"));
-        assert_eq!(glycines.address.street_type.as_deref(), Some("R"));
-        assert_eq!(glycines.address.number_suffix.as_deref(), Some("B"));
-        assert_eq!(glycines.opened.as_deref(), Some("1994-01-01"));
-        assert_eq!(glycines.phone.as_deref(), Some("0450990001"));
+        assert_eq!(glycines.address().commune, Some("01143"));
+        assert_eq!(glycines.address().street_type, Some("R"));
+        assert_eq!(glycines.address().number_suffix, Some("B"));
+        assert_eq!(glycines.text().opened, Some("1994-01-01"));
+        assert_eq!(glycines.phone(), Some("0450990001"));
         let coords = glycines.coordinates.as_ref().unwrap();
         assert_eq!((coords.x, coords.y), (Some(941_342.52), Some(6_589_480.53)));
         let (lon, lat) = (coords.lon.unwrap(), coords.lat.unwrap());
@@ -887,8 +935,8 @@ mod tests {
         // Corsica.
         let ajaccio = establishment(&outcome, "2A0009031");
         assert_eq!(ajaccio.department_code(), "2A");
-        assert_eq!(ajaccio.address.commune.as_deref(), Some("2A004"));
-        assert_eq!(&*ajaccio.name, "SSIAD DE L'ÉTANG");
+        assert_eq!(ajaccio.address().commune, Some("2A004"));
+        assert_eq!(ajaccio.name(), "SSIAD DE L'ÉTANG");
         let (lon, lat) = {
             let c = ajaccio.coordinates.as_ref().unwrap();
             (c.lon.unwrap(), c.lat.unwrap())
@@ -905,14 +953,11 @@ mod tests {
         // Entity with legal status.
         let ccas = &outcome.dataset.entities[0];
         assert_eq!(ccas.finess.as_str(), "010009017");
-        let status = ccas.legal_status.as_ref().unwrap();
+        let status = ccas.legal_status().unwrap();
         assert_eq!(status.code, "17");
-        assert_eq!(
-            status.label.as_deref(),
-            Some("Centre Communal d'Action Sociale")
-        );
-        assert_eq!(ccas.siren.as_deref(), Some("269901001"));
-        assert_eq!(ccas.created.as_deref(), Some("1994-01-01"));
+        assert_eq!(status.label, Some("Centre Communal d'Action Sociale"));
+        assert_eq!(ccas.text().siren, Some("269901001"));
+        assert_eq!(ccas.text().created, Some("1994-01-01"));
         // Trailing `;` tolerated.
         assert!(
             outcome

@@ -118,8 +118,8 @@ impl<'a> Structure<'a> {
     /// Its (short) name.
     pub fn name(&self) -> &'a str {
         match self {
-            Structure::Entity(e) => &e.name,
-            Structure::Establishment(e) => &e.name,
+            Structure::Entity(e) => e.name(),
+            Structure::Establishment(e) => e.name(),
         }
     }
 
@@ -517,8 +517,8 @@ impl FinessIndex {
         for (slot, &shadow) in shadowed.iter().enumerate() {
             let structure = slots_of.structure(slot);
             let (kind, category) = match structure {
-                Structure::Entity(e) => (0, e.category.as_deref()),
-                Structure::Establishment(e) => (ESTABLISHMENT, e.category.as_deref()),
+                Structure::Entity(e) => (0, e.category()),
+                Structure::Establishment(e) => (ESTABLISHMENT, e.category()),
             };
             let flags = kind | if structure.active() { ACTIVE } else { 0 };
             facts.push(if shadow {
@@ -1098,16 +1098,8 @@ impl<'a> Slots<'a> {
     /// Name, long name and name complement.
     fn names(&self, slot: usize) -> [Option<&str>; 3] {
         match self.structure(slot) {
-            Structure::Entity(e) => [
-                Some(&*e.name),
-                e.long_name.as_deref(),
-                e.name_complement.as_deref(),
-            ],
-            Structure::Establishment(e) => [
-                Some(&*e.name),
-                e.long_name.as_deref(),
-                e.name_complement.as_deref(),
-            ],
+            Structure::Entity(e) => [Some(e.name()), e.long_name(), e.name_complement()],
+            Structure::Establishment(e) => [Some(e.name()), e.long_name(), e.name_complement()],
         }
     }
 
@@ -1241,7 +1233,7 @@ fn fold_latin(c: char) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::finess::csv_import::import_csv;
-    use crate::finess::model::{Address, Label};
+    use crate::finess::model::{Address, EstablishmentText};
 
     const SMALL: &str = include_str!("../../tests/data/finess/small.csv");
 
@@ -1267,31 +1259,16 @@ mod tests {
         category: &str,
         dep: &str,
     ) -> Establishment {
-        Establishment {
-            finess: f(finess),
-            entity: f(entity),
-            name: name.into(),
-            long_name: None,
-            name_complement: None,
-            category: Some(Label::new(category)),
-            category_label: None,
-            aggregate_category: None,
-            aggregate_category_label: None,
+        let text = EstablishmentText {
+            name,
+            category: Some(category),
             address: Address {
-                department: Some(Label::new(dep)),
+                department: Some(dep),
                 ..Address::default()
             },
-            phone: None,
-            fax: None,
-            siret: None,
-            ape: None,
-            opened: None,
-            authorized: None,
-            updated: None,
-            closed: None,
-            active: true,
-            coordinates: None,
-        }
+            ..EstablishmentText::default()
+        };
+        Establishment::new(f(finess), f(entity), &text).unwrap()
     }
 
     #[test]
@@ -1648,9 +1625,9 @@ mod tests {
                     .iter()
                     .filter(|e| e.active)
                     .filter(|e| department.is_none_or(|d| e.department_code() == d))
-                    .filter(|e| category.is_none_or(|c| e.category.as_deref() == Some(c)))
+                    .filter(|e| category.is_none_or(|c| e.category() == Some(c)))
                     .filter_map(|e| {
-                        let name = fold(&e.name);
+                        let name = fold(e.name());
                         let tokens: Vec<&str> = name.split(' ').collect();
                         let mut score = 0;
                         for w in &words_of_query {

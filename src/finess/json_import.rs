@@ -76,8 +76,9 @@ use super::csv_import::{is_gzip, postal_code_of, sniff_gzip};
 use super::geo::lambert93_to_wgs84;
 use super::id::Finess;
 use super::model::{
-    Address, Coordinates, Dataset, Establishment, FastHash, ImportOutcome, Interner, Label,
-    LegalEntity, LegalStatus, Location, RejectKind, Rejected, SourceFormat, SourceInfo,
+    Address, Coordinates, Dataset, Establishment, EstablishmentText, FastHash, ImportOutcome,
+    Interner, LegalEntity, LegalEntityText, LegalStatus, Location, RejectKind, Rejected,
+    SourceFormat, SourceInfo,
 };
 
 mod stream;
@@ -215,13 +216,11 @@ type Refusal = (String, RejectKind, String);
 /// Maps `pmej` elements to records, on a worker thread or on the calling thread. Everything that does not depend
 /// on the elements before is done here; [`State::apply`] does the rest (repeated numbers) in document order.
 ///
-/// Each worker has its own interner, a cache in front of the process-wide label table: a repeated value is one
-/// copy for all the workers' records.
+/// Each worker has its own interner (for the geolocation source, a cache in front of the process-wide label
+/// table).
 #[derive(Default)]
 struct Mapper {
     interner: Interner,
-    /// Reused buffer for text built from several values.
-    scratch: String,
 }
 
 /// One `pmej` element mapped, before the checks that depend on the elements before it.
@@ -328,7 +327,7 @@ impl<'de> Visitor<'de> for PmejList<'_> {
 /// and objects as nothing.
 ///
 /// Text borrows from the input when it has no escape (most values): reading it allocates nothing, and the
-/// importer then shares it ([`Label`]) or copies it.
+/// importer copies it once, into the record.
 #[derive(Debug, Default)]
 enum Scalar<'a> {
     /// Absent, `null`, an array or an object.
@@ -797,10 +796,6 @@ impl State {
 }
 
 impl Mapper {
-    fn label(&mut self, value: &Scalar<'_>) -> Option<Label> {
-        value.text().map(|text| self.interner.intern(text))
-    }
-
     /// Maps one `pmej` element.
     fn pmej(&mut self, index: usize, element: Loose<RawPmej<'_>>) -> Mapped {
         let path = At {
@@ -897,39 +892,38 @@ impl Mapper {
                 reason,
             )
         })?;
-        let (address, coordinates) = self.address(&raw.addresses, &finess);
-        let _ = coordinates; // A legal entity's position is not kept.
-        let (phone, _) = self.telecom(&raw.contacts);
-        let category = self.label(&info.category);
-        let category_label = category
-            .as_deref()
-            .and_then(Category::lookup)
-            .map(|c| self.interner.intern(c.label));
-        let closed = self.label(&info.closed);
-        Ok(LegalEntity {
-            finess,
-            name: info
-                .name
-                .text()
-                .or(info.long_name.text())
-                .map(Box::from)
-                .unwrap_or_default(),
-            long_name: info.long_name.text().map(Box::from),
+        let mut line = String::new();
+        let (address, _) = self.address(&raw.addresses, &finess, &mut line);
+        let (phone, _) = telecom(&raw.contacts);
+        let category = info.category.text();
+        let closed = info.closed.text();
+        let text = LegalEntityText {
+            name: info.name.text().unwrap_or_default(),
+            long_name: info.long_name.text(),
             name_complement: None,
             address,
             phone,
-            legal_status: self
-                .label(&info.legal_status)
+            legal_status: info
+                .legal_status
+                .text()
                 .map(|code| LegalStatus { code, label: None }),
             category,
-            category_label,
-            siren: info.siren.text().map(Box::from),
-            ape: self.label(&info.ape),
-            created: self.label(&info.created),
-            updated: self.label(&raw.updated),
-            active: is_active(&raw.state, closed.is_some()),
+            category_label: category.and_then(Category::lookup).map(|c| c.label),
+            siren: info.siren.text(),
+            ape: info.ape.text(),
+            created: info.created.text(),
+            updated: raw.updated.text(),
             closed,
-        })
+        };
+        let mut entity = LegalEntity::new(finess, &text).map_err(|e| {
+            (
+                format!("{path}.informationsGeneralesPMEJ"),
+                RejectKind::BadValue,
+                e.to_string(),
+            )
+        })?;
+        entity.active = is_active(&raw.state, closed.is_some());
+        Ok(entity)
     }
 
     fn establishment(
@@ -979,49 +973,48 @@ impl Mapper {
                 reason,
             )
         })?;
-        let (address, coordinates) = self.address(&raw.addresses, &finess);
-        let (phone, fax) = self.telecom(&raw.contacts);
-        let category = self.label(&raw.category);
-        let category_label = category
-            .as_deref()
-            .and_then(Category::lookup)
-            .map(|c| self.interner.intern(c.label));
-        let closed = self.label(&info.closed);
-        Ok(Establishment {
-            finess,
-            entity,
-            name: info
-                .name
-                .text()
-                .or(info.long_name.text())
-                .map(Box::from)
-                .unwrap_or_default(),
-            long_name: info.long_name.text().map(Box::from),
-            name_complement: info.name_complement.text().map(Box::from),
+        let mut line = String::new();
+        let (address, coordinates) = self.address(&raw.addresses, &finess, &mut line);
+        let (phone, fax) = telecom(&raw.contacts);
+        let category = raw.category.text();
+        let closed = info.closed.text();
+        let text = EstablishmentText {
+            name: info.name.text().unwrap_or_default(),
+            long_name: info.long_name.text(),
+            name_complement: info.name_complement.text(),
             category,
-            category_label,
+            category_label: category.and_then(Category::lookup).map(|c| c.label),
             aggregate_category: None,
             aggregate_category_label: None,
             address,
             phone,
             fax,
-            siret: info.siret.text().map(Box::from),
+            siret: info.siret.text(),
             ape: None,
-            opened: self.label(&info.opened),
-            authorized: self.label(&info.authorized),
-            updated: self.label(&raw.updated),
-            active: is_active(&raw.state, closed.is_some()),
+            opened: info.opened.text(),
+            authorized: info.authorized.text(),
+            updated: raw.updated.text(),
             closed,
-            coordinates,
-        })
+        };
+        let mut site = Establishment::new(finess, entity, &text).map_err(|e| {
+            (
+                format!("{path}.informationsGeneralesEGE"),
+                RejectKind::BadValue,
+                e.to_string(),
+            )
+        })?;
+        site.active = is_active(&raw.state, closed.is_some());
+        site.coordinates = coordinates;
+        Ok(site)
     }
 
-    /// The first address, and its coordinates.
-    fn address(
+    /// The first address, and its coordinates; `line` holds the postal line when it is built from two values.
+    fn address<'a>(
         &mut self,
-        addresses: &Many<RawAddress<'_>>,
+        addresses: &'a Many<RawAddress<'a>>,
         finess: &Finess,
-    ) -> (Address, Option<Coordinates>) {
+        line: &'a mut String,
+    ) -> (Address<'a>, Option<Coordinates>) {
         let Some(raw) = addresses.objects().next() else {
             return (Address::default(), None);
         };
@@ -1033,14 +1026,13 @@ impl Mapper {
             .or_else(|| raw.town.text().and_then(postal_code_of));
         let postal_line = match (code, raw.town.text()) {
             (Some(code), Some(town)) if !town.starts_with(code) => {
-                self.scratch.clear();
-                self.scratch.push_str(code);
-                self.scratch.push(' ');
-                self.scratch.push_str(town);
-                Some(self.interner.intern(&self.scratch))
+                line.push_str(code);
+                line.push(' ');
+                line.push_str(town);
+                Some(&**line)
             }
-            (_, Some(town)) => Some(self.interner.intern(town)),
-            (Some(code), None) => Some(self.interner.intern(code)),
+            (_, Some(town)) => Some(town),
+            (Some(code), None) => Some(code),
             (None, None) => None,
         };
         let overseas = match department {
@@ -1052,16 +1044,16 @@ impl Mapper {
             _ => None,
         };
         let address = Address {
-            number: self.label(&raw.number),
-            number_suffix: self.label(&raw.number_suffix),
-            street_type: self.label(&raw.street_type),
-            street: raw.street.text().map(Box::from),
-            complement: raw.complement.text().map(Box::from),
-            locality: raw.locality.text().map(Box::from),
-            postal_code: code.map(|c| self.interner.intern(c)),
+            number: raw.number.text(),
+            number_suffix: raw.number_suffix.text(),
+            street_type: raw.street_type.text(),
+            street: raw.street.text(),
+            complement: raw.complement.text(),
+            locality: raw.locality.text(),
+            postal_code: code,
             postal_line,
-            commune: commune.map(|c| self.interner.intern(c)),
-            department: department.map(|d| self.interner.intern(d)),
+            commune,
+            department,
             department_label: None,
         };
         (address, coordinates)
@@ -1102,19 +1094,19 @@ impl Mapper {
             updated: None,
         })
     }
+}
 
-    /// The first telephone and the first fax of the contacts.
-    fn telecom(&mut self, contacts: &Many<RawContact<'_>>) -> (Option<Box<str>>, Option<Box<str>>) {
-        let mut phone = None;
-        let mut fax = None;
-        for contact in contacts.objects() {
-            if let Loose::Ok(telecom) = &contact.telecom {
-                phone = phone.or_else(|| telecom.telephone.text().map(Box::from));
-                fax = fax.or_else(|| telecom.fax.text().map(Box::from));
-            }
+/// The first telephone and the first fax of the contacts.
+fn telecom<'a>(contacts: &'a Many<RawContact<'a>>) -> (Option<&'a str>, Option<&'a str>) {
+    let mut phone = None;
+    let mut fax = None;
+    for contact in contacts.objects() {
+        if let Loose::Ok(telecom) = &contact.telecom {
+            phone = phone.or_else(|| telecom.telephone.text());
+            fax = fax.or_else(|| telecom.fax.text());
         }
-        (phone, fax)
     }
+    (phone, fax)
 }
 
 fn finess(value: &Scalar<'_>) -> Result<Finess, String> {
@@ -1229,18 +1221,12 @@ mod tests {
         let data = &outcome.dataset;
         let ej = &data.entities[0];
         assert_eq!(ej.finess.as_str(), "010009017");
-        assert_eq!(&*ej.name, "CCAS DE DIVONNE");
-        assert_eq!(
-            ej.legal_status.as_ref().map(|s| s.code.as_str()),
-            Some("17")
-        );
-        assert_eq!(ej.siren.as_deref(), Some("269901001"));
-        assert_eq!(
-            ej.address.postal_line.as_deref(),
-            Some("01220 DIVONNE LES BAINS")
-        );
-        assert_eq!(ej.address.department.as_deref(), Some("01"));
-        assert_eq!(ej.phone.as_deref(), Some("0450990001"));
+        assert_eq!(ej.name(), "CCAS DE DIVONNE");
+        assert_eq!(ej.legal_status().map(|s| s.code), Some("17"));
+        assert_eq!(ej.text().siren, Some("269901001"));
+        assert_eq!(ej.address().postal_line, Some("01220 DIVONNE LES BAINS"));
+        assert_eq!(ej.address().department, Some("01"));
+        assert_eq!(ej.phone(), Some("0450990001"));
         assert!(ej.active);
 
         let et = data
@@ -1250,22 +1236,22 @@ mod tests {
             .unwrap();
         assert_eq!(et.entity, ej.finess);
         // Padding trimmed.
-        assert_eq!(&*et.name, "EHPAD « LES GLYCINES »");
+        assert_eq!(et.name(), "EHPAD « LES GLYCINES »");
         assert_eq!(
-            et.long_name.as_deref(),
+            et.long_name(),
             Some("EHPAD \"Les Glycines\"; résidence de l'Étang")
         );
-        assert_eq!(et.category.as_deref(), Some("500"));
+        assert_eq!(et.category(), Some("500"));
         assert_eq!(
-            et.category_label.as_deref(),
+            et.category_label(),
             Some("Etablissement d'hébergement pour personnes âgées dépendantes")
         );
-        assert_eq!(et.address.street_type.as_deref(), Some("R"));
-        assert_eq!(et.address.commune.as_deref(), Some("01143"));
-        assert_eq!(et.address.locality.as_deref(), Some("BP 12"));
-        assert_eq!(et.fax.as_deref(), Some("0450990002"));
-        assert_eq!(et.siret.as_deref(), Some("26990100100015"));
-        assert_eq!(et.opened.as_deref(), Some("1994-01-01"));
+        assert_eq!(et.address().street_type, Some("R"));
+        assert_eq!(et.address().commune, Some("01143"));
+        assert_eq!(et.address().locality, Some("BP 12"));
+        assert_eq!(et.text().fax, Some("0450990002"));
+        assert_eq!(et.text().siret, Some("26990100100015"));
+        assert_eq!(et.text().opened, Some("1994-01-01"));
         // Swapped X/Y put back, latitude/longitude from the file.
         let c = et.coordinates.as_ref().unwrap();
         assert_eq!((c.x, c.y), (Some(941_342.52), Some(6_589_480.53)));
@@ -1304,7 +1290,7 @@ mod tests {
             .find(|e| e.finess.as_str() == "130009053")
             .unwrap();
         assert!(!closed.active);
-        assert_eq!(closed.closed.as_deref(), Some("2020-10-27"));
+        assert_eq!(closed.text().closed, Some("2020-10-27"));
         assert_eq!(closed.coordinates, None);
         // A number given as a JSON number is read as text (and here it is a valid one).
         assert!(

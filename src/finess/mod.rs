@@ -23,6 +23,7 @@ pub mod json_import;
 pub mod load;
 pub mod model;
 pub mod online;
+pub mod record;
 pub mod synth;
 
 pub use category::{Category, CategoryInfo, Family};

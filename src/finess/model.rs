@@ -10,10 +10,10 @@
 //! About 100,000 establishments and as many legal entities are held in memory for the whole life of the daemon,
 //! so the records are kept small:
 //!
-//! - text unique to a record (names, street, phone, SIRET) is a `Box<str>` (no spare capacity);
-//! - text repeated across records (codes, labels, dates, localities, street types) is a [`Label`]: one shared
-//!   copy per distinct value in the whole process, a 4-byte number in each record. The importers intern these
-//!   values while reading;
+//! - a record's text fields are packed in one allocation, see [`record`](super::record) (the records are defined
+//!   there and re-exported here);
+//! - a geolocation's source and date, repeated on most lines, are a [`Label`]: one shared copy per distinct value
+//!   in the whole process, a 4-byte number in each record;
 //! - absent values are `None` (a niche: no extra space), empty or blank input fields become `None`.
 //!
 //! Serialization (for the API) writes every field, `null` when absent, so the JSON shape never varies.
@@ -26,29 +26,29 @@ use std::ops::Deref;
 
 use serde::Serialize;
 
-use super::id::Finess;
+pub use super::record::{
+    Address, Establishment, EstablishmentText, LegalEntity, LegalEntityText, LegalStatus,
+    RecordTooLong,
+};
 
-/// A piece of text shared by many records (a code, a label, a date, a locality): a number in a process-wide
-/// table of distinct values, so `Option<Label>` takes 4 bytes in a record and a copy costs nothing.
+/// A piece of text repeated on many records: a number in a process-wide table of distinct values, so
+/// `Option<Label>` takes 4 bytes and a copy costs nothing.
+///
+/// Used for a geolocation's source and date ([`Coordinates`]): nearly every `geolocalisation` line names the same
+/// few sources. A record's own text fields are packed in the record instead ([`record`](super::record)): that was
+/// faster to import than interning them (measured in that module).
 ///
 /// # Why a process-wide table that is never emptied
 ///
-/// The synthetic 100k + 100k file has 2.3 million such values but only 26,000 distinct ones (260 KB of text):
-/// codes, labels, dates, localities. When each distinct value was its own reference-counted block (`Arc<String>`,
-/// then `arcstr::ArcStr`), interning was a quarter of the CSV reader's time: the blocks were spread over the whole
-/// heap among the records, so the compare missed the cache, and every clone was a locked increment (a full
-/// barrier, so the next miss could not start early). Here the texts are packed side by side in a few 64 KiB
-/// blocks, the importers' interners compare against them without touching any count, and a label is a `u32`.
-/// Measured on that file: the interner went from 17% to 8% of a one-thread CSV import's samples, and the process
-/// holding only the index from 137 to 113 MB.
+/// The texts are packed side by side in a few 64 KiB blocks, and the importers' interners compare against them
+/// without touching any count; a label is a `u32`. When each distinct value was its own reference-counted block
+/// (`Arc<String>`, then `arcstr::ArcStr`), the compare missed the cache and every clone was a locked increment.
 ///
-/// The price is that a text, once seen, stays for the life of the process. French FINESS data has a small,
-/// slowly growing set of such values (one more date a day, a new locality now and then), and importing the same
-/// file again adds nothing, so the table stays near its first size. Text unique to a record (names, streets) is
-/// never a label, and online Annuaire Santé answers are mapped straight to JSON (`finess::online`), so only
+/// The price is that a text, once seen, stays for the life of the process. The national file has a few hundred
+/// distinct sources and dates in these fields, and importing the same file again adds nothing, so the table stays
+/// near its first size; online Annuaire Santé answers are mapped straight to JSON (`finess::online`), so only
 /// imports add to the table. A file built to hold millions of distinct values in these fields would keep their
-/// text (tens of MB) until the daemon restarts; the table's numbers run to `u32::MAX`, far beyond what fits in
-/// memory.
+/// text until the daemon restarts; the table's numbers run to `u32::MAX`, far beyond what fits in memory.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Label(NonZeroU32);
 
@@ -227,38 +227,6 @@ mod registry {
     }
 }
 
-/// Postal address of a structure.
-///
-/// The legacy CSV and the FiNESS+ JSON split it the same way (AFNOR-like fields); both importers fill the same
-/// fields, so an address reads the same whatever the source.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Address {
-    /// Street number (`numvoie` / `numeroVoie`), e.g. `240`.
-    pub number: Option<Label>,
-    /// Repetition index after the number (`compvoie` / `complementVoie`), e.g. `B` for "bis".
-    pub number_suffix: Option<Label>,
-    /// Street type, abbreviated as FINESS writes it (`typvoie` / `typeVoie`), e.g. `R`, `AV`, `BD`.
-    pub street_type: Option<Label>,
-    /// Street name (`voie` / `libelleVoie`), e.g. `GUY DE MAUPASSANT`.
-    pub street: Option<Box<str>>,
-    /// Distribution complement (`compldistrib` / `complementPointGeographique`): building, entrance…
-    pub complement: Option<Box<str>>,
-    /// Lieu-dit or post-office box (`lieuditbp` / `lieuDit`), e.g. `BP 132`.
-    pub locality: Option<Box<str>>,
-    /// Postal code: the first five digits of `ligneacheminement` (CSV) or `codePostal` (JSON).
-    pub postal_code: Option<Label>,
-    /// Postal line, code then town, e.g. `01220 DIVONNE LES BAINS` (`ligneacheminement`; for the JSON,
-    /// `codePostal` + `ligneAcheminement`).
-    pub postal_line: Option<Label>,
-    /// Commune, INSEE COG code when it can be told (`cogCommune`; for the CSV, `departement` + `commune` when the
-    /// file gives the 3-digit code within a 2-character department, as is, otherwise).
-    pub commune: Option<Label>,
-    /// Department as the source writes it (`departement`; for the JSON, taken from the COG).
-    pub department: Option<Label>,
-    /// Department name (`libdepartement`; the JSON has none).
-    pub department_label: Option<Label>,
-}
-
 /// Geographic position of an establishment.
 ///
 /// The legacy CSV gives projected coordinates only (Lambert-93 in mainland France and Corsica, UTM overseas):
@@ -280,135 +248,6 @@ pub struct Coordinates {
     pub lat: Option<f64>,
     /// Date of the geolocation (`datemaj` of the `geolocalisation` line; not in the JSON).
     pub updated: Option<Label>,
-}
-
-/// Legal status of a legal entity (`statutjuridique` + `libstatutjuridique` / `statutJuridique`, nomenclature
-/// `TRE_R400`/`TRE_R72`), e.g. `60` "Association Loi 1901 non Reconnue d'Utilité Publique".
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LegalStatus {
-    /// The code.
-    pub code: Label,
-    /// The label, when the source gives it (the legacy CSV does, the JSON does not).
-    pub label: Option<Label>,
-}
-
-/// An establishment (ET, "établissement géographique", EG/EGE in FiNESS+): a site.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Establishment {
-    /// Its FINESS number (`nofinesset` / `numFinessEge`).
-    pub finess: Finess,
-    /// The FINESS number of its legal entity (`nofinessej`; in the JSON, the enclosing `pmej`).
-    pub entity: Finess,
-    /// Short name (`rs` / `nomEgeCourt`); the long name when the source has no short one.
-    pub name: Box<str>,
-    /// Long name (`rslongue` / `nomEgeLong`).
-    pub long_name: Option<Box<str>>,
-    /// Name complement (`complrs` / `complementDenominationEg`).
-    pub name_complement: Option<Box<str>>,
-    /// Category code (`categetab` / `categorieentiteGeographiqueExercice`), e.g. `500`; see
-    /// [`Category`](super::Category).
-    pub category: Option<Label>,
-    /// Category label (`libcategetab`; for the JSON, from the shipped category table).
-    pub category_label: Option<Label>,
-    /// Aggregate category code (`categagretab`; not in the JSON).
-    pub aggregate_category: Option<Label>,
-    /// Aggregate category label (`libcategagretab`).
-    pub aggregate_category_label: Option<Label>,
-    /// Postal address.
-    pub address: Address,
-    /// Telephone (`telephone` / first `contact[].telecom.telephone`).
-    pub phone: Option<Box<str>>,
-    /// Fax (`telecopie`).
-    pub fax: Option<Box<str>>,
-    /// SIRET (`siret`).
-    pub siret: Option<Box<str>>,
-    /// APE activity code (`codeape`; not in the JSON for sites).
-    pub ape: Option<Label>,
-    /// Opening date, `YYYY-MM-DD` (`dateouv` / `dateOuverture`).
-    pub opened: Option<Label>,
-    /// First authorisation date (`dateautor` / `datePremiereAutorisation`).
-    pub authorized: Option<Label>,
-    /// Last update (`datemaj` / `dateDerniereMaj`), as the source writes it.
-    pub updated: Option<Label>,
-    /// Closing date (`dateFermeture`; the legacy CSV only lists open establishments).
-    pub closed: Option<Label>,
-    /// Whether the establishment is open: always for the legacy CSV; for the JSON, `etatObjet` is `A`, or is
-    /// absent or unknown with no closing date.
-    pub active: bool,
-    /// Position, when known (`geolocalisation` line / `adresse[].coordonneesGeographique`).
-    pub coordinates: Option<Coordinates>,
-}
-
-/// A legal entity (EJ, "entité juridique", PM-EJ in FiNESS+), which owns establishments.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LegalEntity {
-    /// Its FINESS number (`nofiness` / `numFinessPm`).
-    pub finess: Finess,
-    /// Short name (`rs` / `denominationPm`); the long name when the source has no short one.
-    pub name: Box<str>,
-    /// Long name (`rslongue` / `denominationLonguePmSmsse`).
-    pub long_name: Option<Box<str>>,
-    /// Name complement (`complrs`; not in the JSON).
-    pub name_complement: Option<Box<str>>,
-    /// Postal address (the JSON's first address).
-    pub address: Address,
-    /// Telephone.
-    pub phone: Option<Box<str>>,
-    /// Legal status.
-    pub legal_status: Option<LegalStatus>,
-    /// Category code (`categetab` / `categorieentiteGeographiqueExercice` of `informationsGeneralesPMEJ`).
-    pub category: Option<Label>,
-    /// Category label (`libcategetab`; for the JSON, from the shipped category table).
-    pub category_label: Option<Label>,
-    /// SIREN (`siren`).
-    pub siren: Option<Box<str>>,
-    /// APE activity code (`codeape` / `codeApe`).
-    pub ape: Option<Label>,
-    /// Creation date (`datecrea` / `dateCreation`).
-    pub created: Option<Label>,
-    /// Last update (`dateDerniereMaj`; the legacy CSV has none for legal entities).
-    pub updated: Option<Label>,
-    /// Closing date (`dateFermeture`).
-    pub closed: Option<Label>,
-    /// Whether the legal entity is active (see [`Establishment::active`]).
-    pub active: bool,
-}
-
-/// The department a record belongs to, for filtering: the address's department when it is an INSEE code
-/// (`01`…`95`, `2A`, `2B`, `971`…`976`), otherwise the one the FINESS number gives.
-fn department_of<'a>(address: &'a Address, finess: &'a Finess) -> &'a str {
-    match address.department.as_deref() {
-        Some(dep) if is_insee_department(dep) => dep,
-        _ => finess.department(),
-    }
-}
-
-/// Whether `dep` is an INSEE department code (`01`…`95` but `20`, `2A`, `2B`, `971`…`976`).
-pub(super) fn is_insee_department(dep: &str) -> bool {
-    match dep.as_bytes() {
-        [b'2', b'A' | b'B'] => true,
-        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => {
-            let n = (a - b'0') * 10 + (b - b'0');
-            matches!(n, 1..=19 | 21..=95)
-        }
-        [b'9', b'7', b'1'..=b'6'] => true,
-        _ => false,
-    }
-}
-
-impl Establishment {
-    /// The department used for filters: see [`FinessIndex`](super::index::FinessIndex) (address first, then the
-    /// FINESS number).
-    pub fn department_code(&self) -> &str {
-        department_of(&self.address, &self.finess)
-    }
-}
-
-impl LegalEntity {
-    /// The department used for filters (address first, then the FINESS number).
-    pub fn department_code(&self) -> &str {
-        department_of(&self.address, &self.finess)
-    }
 }
 
 /// Everything an import produced: legal entities and establishments, in file order.
@@ -586,57 +425,17 @@ impl ImportOutcome {
 /// Interns repeated text while importing: one [`Label`] per distinct value.
 ///
 /// A cache in front of the process-wide table (which takes a lock): each importing thread has its own, and asks
-/// the table once per distinct value.
-///
-/// - Dates written `YYYY-MM-DD` (years 1800 to 2199) are found by position in a vector indexed by the day: no
-///   hash, no compare. They are a fifth of the values a national file interns but most of the distinct ones
-///   (tens of thousands), so taking them out of the map also keeps the map small enough to stay in cache.
-/// - Anything else goes through a map that holds the text's address and length next to the label, so a lookup
-///   reads only the packed text to compare. It uses a fast non-cryptographic hash: the input is the national file
-///   an operator imports, and the worst an adversarial file can do is slow its own import down.
+/// the table once per distinct value. Its map holds the text's address and length next to the label, so a lookup
+/// reads only the packed text to compare. It uses a fast non-cryptographic hash: the input is the national file
+/// an operator imports, and the worst an adversarial file can do is slow its own import down.
 #[derive(Debug, Default)]
 pub(super) struct Interner {
     seen: HashMap<&'static str, Label, FastHash>,
-    /// By [`day_slot`]; empty until the first date.
-    dates: Vec<Option<Label>>,
-}
-
-/// First year [`day_slot`] takes.
-const FIRST_YEAR: usize = 1800;
-/// Slots in [`Interner::dates`]: 400 years of 12 months of 31 days.
-const DAY_SLOTS: usize = 400 * 12 * 31;
-
-/// Where `text` goes in [`Interner::dates`], when it is a date written `YYYY-MM-DD` with a year from 1800 to 2199,
-/// a month from 01 to 12 and a day from 01 to 31. Two different texts never share a slot.
-fn day_slot(text: &str) -> Option<usize> {
-    let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = text.as_bytes() else {
-        return None;
-    };
-    let digits = [y1, y2, y3, y4, m1, m2, d1, d2];
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let [y1, y2, y3, y4, m1, m2, d1, d2] = digits.map(|d| usize::from(d - b'0'));
-    let year = y1 * 1000 + y2 * 100 + y3 * 10 + y4;
-    let (month, day) = (m1 * 10 + m2, d1 * 10 + d2);
-    if !(FIRST_YEAR..FIRST_YEAR + 400).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-    {
-        return None;
-    }
-    Some(((year - FIRST_YEAR) * 12 + month - 1) * 31 + day - 1)
 }
 
 impl Interner {
     /// The shared label for `text`.
     pub(super) fn intern(&mut self, text: &str) -> Label {
-        if let Some(slot) = day_slot(text) {
-            if self.dates.is_empty() {
-                self.dates = vec![None; DAY_SLOTS];
-            }
-            return *self.dates[slot].get_or_insert_with(|| Label::new(text));
-        }
         if let Some(&label) = self.seen.get(text) {
             return label;
         }
@@ -722,51 +521,6 @@ mod tests {
     }
 
     #[test]
-    fn dates_have_slots_of_their_own() {
-        assert_eq!(day_slot("1800-01-01"), Some(0));
-        assert_eq!(day_slot("1800-01-31"), Some(30));
-        assert_eq!(day_slot("1800-02-01"), Some(31));
-        assert_eq!(day_slot("2199-12-31"), Some(DAY_SLOTS - 1));
-        for not_a_slot in [
-            "1799-12-31",
-            "2200-01-01",
-            "2001-00-10",
-            "2001-13-10",
-            "2001-01-00",
-            "2001-01-32",
-            "2001/01/10",
-            "2001-1-10",
-            "20010110",
-            "2001-01-1a",
-            "+001-01-10",
-            "2001-01-10 ",
-        ] {
-            assert_eq!(day_slot(not_a_slot), None, "{not_a_slot}");
-        }
-        // Every date of a year has its own slot.
-        let mut slots = std::collections::HashSet::new();
-        for month in 1..=12 {
-            for day in 1..=31 {
-                assert!(slots.insert(day_slot(&format!("2024-{month:02}-{day:02}")).unwrap()));
-            }
-        }
-        let mut interner = Interner::default();
-        let a = interner.intern("2024-02-29");
-        assert_eq!(interner.intern("2024-02-29"), a);
-        assert_eq!(
-            a,
-            Label::new("2024-02-29"),
-            "the same label as the process-wide table's"
-        );
-        assert_eq!(interner.intern("2024-02-28"), "2024-02-28");
-        assert_eq!(
-            interner.intern("1750-02-28"),
-            "1750-02-28",
-            "outside the slots: through the map"
-        );
-    }
-
-    #[test]
     fn label_numbers_have_one_place_each() {
         assert_eq!(registry::place(0), (0, 0));
         assert_eq!(registry::place(1023), (0, 1023));
@@ -799,23 +553,6 @@ mod tests {
             Label::new("after the long one").as_str(),
             "after the long one"
         );
-    }
-
-    #[test]
-    fn departments() {
-        for dep in ["01", "19", "21", "95", "2A", "2B", "971", "976"] {
-            assert!(is_insee_department(dep), "{dep}");
-        }
-        for dep in ["00", "20", "96", "97", "9A", "977", "2C", "1", ""] {
-            assert!(!is_insee_department(dep), "{dep}");
-        }
-        let finess = Finess::parse("970302287").unwrap();
-        let mut address = Address::default();
-        assert_eq!(department_of(&address, &finess), "973");
-        address.department = Some(Label::new("9C"));
-        assert_eq!(department_of(&address, &finess), "973");
-        address.department = Some(Label::new("973"));
-        assert_eq!(department_of(&address, &finess), "973");
     }
 
     #[test]

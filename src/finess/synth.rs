@@ -1442,13 +1442,13 @@ mod tests {
         assert!(
             data.establishments
                 .iter()
-                .any(|e| e.name.contains('"') && e.name.contains(';'))
+                .any(|e| e.name().contains('"') && e.name().contains(';'))
         );
-        assert!(data.establishments.iter().any(|e| e.name.contains('Œ')));
+        assert!(data.establishments.iter().any(|e| e.name().contains('Œ')));
         let ehpads = data
             .establishments
             .iter()
-            .filter(|e| e.category.as_deref() == Some("500"))
+            .filter(|e| e.category() == Some("500"))
             .count();
         assert!(ehpads > 300, "{ehpads}");
         // Mainland geolocations convert, overseas ones keep only x/y.
@@ -1534,7 +1534,7 @@ mod tests {
                 .dataset
                 .establishments
                 .iter()
-                .all(|e| e.name.trim() == &*e.name)
+                .all(|e| e.name().trim() == e.name())
         );
     }
 
@@ -1694,7 +1694,7 @@ mod tests {
         let mut queries: Vec<(String, Option<String>, Option<String>)> = Vec::new();
         for i in 0..20_000 {
             let e = &data.establishments[rng.below(data.establishments.len())];
-            let folded = fold(&e.name);
+            let folded = fold(e.name());
             let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
             if words.is_empty() {
                 continue;
@@ -1714,7 +1714,7 @@ mod tests {
             }
             let text = picked.join(" ");
             let department = (i % 5 == 0).then(|| e.department_code().to_owned());
-            let category = (i % 7 == 0).then(|| e.category.as_deref().unwrap_or("500").to_owned());
+            let category = (i % 7 == 0).then(|| e.category().unwrap_or("500").to_owned());
             queries.push((text, department, category));
         }
         let mut samples = Vec::with_capacity(queries.len());

@@ -359,19 +359,11 @@ fn type_codings<'a>(s: &Structure<'a>) -> Vec<(&'static str, &'a str, Option<&'a
                 "LEGAL-ENTITY",
                 Some("Entité juridique"),
             ));
-            if let Some(status) = &ej.legal_status {
-                codings.push((
-                    LEGAL_STATUS_SYSTEM,
-                    status.code.as_str(),
-                    status.label.as_deref(),
-                ));
+            if let Some(status) = ej.legal_status() {
+                codings.push((LEGAL_STATUS_SYSTEM, status.code, status.label));
             }
-            if let Some(category) = &ej.category {
-                codings.push((
-                    CATEGORY_SYSTEM,
-                    category.as_str(),
-                    ej.category_label.as_deref(),
-                ));
+            if let Some(category) = ej.category() {
+                codings.push((CATEGORY_SYSTEM, category, ej.category_label()));
             }
         }
         Structure::Establishment(et) => {
@@ -380,12 +372,8 @@ fn type_codings<'a>(s: &Structure<'a>) -> Vec<(&'static str, &'a str, Option<&'a
                 "GEOGRAPHICAL-ENTITY",
                 Some("Entité géographique"),
             ));
-            if let Some(category) = &et.category {
-                codings.push((
-                    CATEGORY_SYSTEM,
-                    category.as_str(),
-                    et.category_label.as_deref(),
-                ));
+            if let Some(category) = et.category() {
+                codings.push((CATEGORY_SYSTEM, category, et.category_label()));
             }
         }
     }
@@ -396,8 +384,8 @@ fn type_codings<'a>(s: &Structure<'a>) -> Vec<(&'static str, &'a str, Option<&'a
 pub fn organization_json(s: &Structure<'_>) -> Value {
     let finess = s.finess();
     let (kind, address, phone) = match s {
-        Structure::Entity(ej) => ("FINEJ", &ej.address, ej.phone.as_deref()),
-        Structure::Establishment(et) => ("FINEG", &et.address, et.phone.as_deref()),
+        Structure::Entity(ej) => ("FINEJ", ej.address(), ej.phone()),
+        Structure::Establishment(et) => ("FINEG", et.address(), et.phone()),
     };
     let id_type =
         |code: &str| json!({ "coding": [{ "system": IDENTIFIER_TYPE_SYSTEM, "code": code }] });
@@ -423,7 +411,7 @@ pub fn organization_json(s: &Structure<'_>) -> Value {
         "type": types,
         "name": s.name(),
     });
-    if let Some(address) = address_json(address) {
+    if let Some(address) = address_json(&address) {
         org["address"] = json!([address]);
     }
     if let Some(phone) = phone {
@@ -442,27 +430,23 @@ pub fn organization_json(s: &Structure<'_>) -> Value {
 /// postal line without its code. `None` when nothing is known.
 pub fn address_json(address: &Address) -> Option<Value> {
     let street: Vec<&str> = [
-        address.number.as_deref(),
-        address.number_suffix.as_deref(),
-        address.street_type.as_deref(),
-        address.street.as_deref(),
+        address.number,
+        address.number_suffix,
+        address.street_type,
+        address.street,
     ]
     .into_iter()
     .flatten()
     .filter(|p| !p.is_empty())
     .collect();
     let street = street.join(" ");
-    let lines: Vec<&str> = [
-        Some(street.as_str()),
-        address.complement.as_deref(),
-        address.locality.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|l| !l.is_empty())
-    .collect();
-    let postal_code = address.postal_code.as_deref();
-    let city = address.postal_line.as_deref().map(|line| {
+    let lines: Vec<&str> = [Some(street.as_str()), address.complement, address.locality]
+        .into_iter()
+        .flatten()
+        .filter(|l| !l.is_empty())
+        .collect();
+    let postal_code = address.postal_code;
+    let city = address.postal_line.map(|line| {
         postal_code
             .and_then(|code| line.strip_prefix(code))
             .unwrap_or(line)
@@ -555,64 +539,47 @@ fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finess::model::{Dataset, Establishment, Label, LegalEntity, LegalStatus};
+    use crate::finess::model::{
+        Dataset, Establishment, EstablishmentText, LegalEntity, LegalEntityText, LegalStatus,
+    };
 
     const EJ: &str = "630790004";
 
     fn entity() -> LegalEntity {
-        LegalEntity {
-            finess: Finess::parse(EJ).unwrap(),
-            name: "ASSOCIATION LES TILLEULS".into(),
-            long_name: None,
-            name_complement: None,
+        let text = LegalEntityText {
+            name: "ASSOCIATION LES TILLEULS",
             address: Address {
-                number: Some(Label::new("12")),
-                street_type: Some(Label::new("R")),
-                street: Some("DES LILAS".into()),
-                locality: Some("BP 12".into()),
-                postal_code: Some(Label::new("63000")),
-                postal_line: Some(Label::new("63000 CLERMONT FERRAND")),
+                number: Some("12"),
+                street_type: Some("R"),
+                street: Some("DES LILAS"),
+                locality: Some("BP 12"),
+                postal_code: Some("63000"),
+                postal_line: Some("63000 CLERMONT FERRAND"),
                 ..Address::default()
             },
-            phone: Some("0473000000".into()),
+            phone: Some("0473000000"),
             legal_status: Some(LegalStatus {
-                code: Label::new("60"),
-                label: Some(Label::new("Association")),
+                code: "60",
+                label: Some("Association"),
             }),
-            category: None,
-            category_label: None,
-            siren: None,
-            ape: None,
-            created: None,
-            updated: None,
-            closed: None,
-            active: true,
-        }
+            ..LegalEntityText::default()
+        };
+        LegalEntity::new(Finess::parse(EJ).unwrap(), &text).unwrap()
     }
 
     fn site(finess: &str, name: &str) -> Establishment {
-        Establishment {
-            finess: Finess::parse(finess).unwrap(),
-            entity: Finess::parse(EJ).unwrap(),
-            name: name.into(),
-            long_name: None,
-            name_complement: None,
-            category: Some(Label::new("500")),
-            category_label: Some(Label::new("EHPAD")),
-            aggregate_category: None,
-            aggregate_category_label: None,
-            address: Address::default(),
-            phone: None,
-            fax: None,
-            siret: None,
-            ape: None,
-            opened: None,
-            authorized: None,
-            updated: None,
-            closed: None,
-            active: true,
-            coordinates: None,
-        }
+        let text = EstablishmentText {
+            name,
+            category: Some("500"),
+            category_label: Some("EHPAD"),
+            ..EstablishmentText::default()
+        };
+        Establishment::new(
+            Finess::parse(finess).unwrap(),
+            Finess::parse(EJ).unwrap(),
+            &text,
+        )
+        .unwrap()
     }
 
     /// Valid FINESS numbers (Luhn key) of department 63 for the sites.
