@@ -77,6 +77,8 @@ pub const MAX_QUERY_TOKENS: usize = 16;
 /// Phase 1 of a search with several whole words reads the shortest of their lists when it is at most this many
 /// times longer than the general source of candidates (see [`FinessIndex::search`]).
 const INTERSECT_ADVANTAGE: usize = 8;
+/// Ranks a [`Cursor`] compares at once before galloping.
+const WINDOW: usize = 8;
 /// Candidates checked together (see [`FinessIndex::warm`]).
 const BLOCK: usize = 32;
 /// Token ranges with at most this many postings are merged by sorting; larger ones are streamed.
@@ -797,12 +799,15 @@ impl FinessIndex {
             && (list.len() < general_cost
                 || (!rest.is_empty() && list.len() <= general_cost * INTERSECT_ADVANTAGE))
         {
-            let mut lists: Vec<Cursor<'_>> = rest
-                .iter()
-                .chain(&required)
-                .map(|list| Cursor { list, at: 0 })
-                .collect();
-            for &rank in list {
+            // Every best-score record is in all these lists: read the shortest, ask the others shortest first
+            // (with a one-letter word such as the `d` of "d'Arles", the longest holds nearly every record).
+            let mut all: Vec<&[u32]> = exact_lists.iter().chain(&required).copied().collect();
+            all.sort_by_key(|list| list.len());
+            all.dedup_by(|a, b| std::ptr::eq(*a, *b));
+            let (source, others) = all.split_first().unwrap_or((&list, &[]));
+            let mut lists: Vec<Cursor<'_>> =
+                others.iter().map(|list| Cursor { list, at: 0 }).collect();
+            for &rank in *source {
                 if lists.iter_mut().all(|c| c.holds(rank)) && check(rank) == Some(best_score) {
                     hits.push((best_score, rank));
                     if hits.len() >= query.limit {
@@ -987,6 +992,17 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     /// Whether `rank` is in the list; each call must ask a greater rank than the previous one.
     fn holds(&mut self, rank: u32) -> bool {
+        let rest = self.list.get(self.at..).unwrap_or_default();
+        // The next few ranks first, counted without a branch: when the list is about as dense as the ranks asked
+        // (a department of 18,000 records against a word's 4,000), the answer is nearly always among them.
+        if let Some(window) = rest.get(..WINDOW) {
+            let below = window.iter().filter(|&&r| r < rank).count();
+            if below < WINDOW {
+                self.at += below;
+                return window.get(below) == Some(&rank);
+            }
+            self.at += WINDOW;
+        }
         let rest = self.list.get(self.at..).unwrap_or_default();
         // Gallop: double the stretch until it ends at or past `rank`, then binary-search the stretch.
         let mut end = 1;
@@ -1544,6 +1560,13 @@ mod tests {
         }
         let mut empty = Cursor { list: &[], at: 0 };
         assert!(!empty.holds(0) && !empty.holds(7));
+        // Shorter than the window.
+        let mut short = Cursor {
+            list: &[2, 4, 6],
+            at: 0,
+        };
+        let found: Vec<u32> = (0..9).filter(|&r| short.holds(r)).collect();
+        assert_eq!(found, [2, 4, 6]);
     }
 
     #[test]
