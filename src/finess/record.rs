@@ -9,6 +9,11 @@
 //! side by side, and a `u16` per field says where it ends: an importer checks the record's bytes once, copies its
 //! fields in one go, and makes one allocation. Reading a field is two loads and a slice.
 //!
+//! Measured with `cargo bench --bench finess`, alternating this layout's binary with the one before (four and two
+//! runs on a noisy 2-core machine): CSV parse on two threads 166–284 ms against 319–364 ms; JSON parse 483–657 ms
+//! against 717–718 ms; the process holding only the index 92 MB against 113 MB; `segur serve` once its index
+//! answers 112 MB against 133 MB.
+//!
 //! The price: the fields are read through methods ([`Establishment::text`] gives them all at once, borrowed), and
 //! repeated values (category labels, dates, towns) are stored in every record that has them rather than shared.
 //! A record's fields may hold at most 65,535 bytes in all ([`RecordTooLong`]); real FINESS records hold a few
