@@ -234,41 +234,17 @@ impl<R> LineCounter<R> {
         }
         self.newlines + 1
     }
-
-    fn note_breaks(&mut self, bytes: &[u8], offset: u64) {
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'\n' || b == b'\r' {
-                self.breaks.push_back((offset + i as u64, b == b'\n'));
-            }
-        }
-    }
-}
-
-/// Whether one of the eight bytes of `word` is `byte` (the classic "has zero byte" bit trick on `word ^ byte…`).
-fn has_byte(word: u64, byte: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS != 0
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let read = buf.get(..n).unwrap_or_default();
-        // Eight bytes at a time: most words of a line hold no line ending.
-        let mut chunks = read.chunks_exact(8);
-        let mut at = self.offset;
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let word = u64::from_le_bytes(word);
-            if has_byte(word, b'\n') || has_byte(word, b'\r') {
-                self.note_breaks(chunk, at);
-            }
-            at += 8;
+        // Line endings are a few bytes in hundreds: `memchr2` skips the rest a vector at a time.
+        for i in memchr::memchr2_iter(b'\n', b'\r', read) {
+            self.breaks
+                .push_back((self.offset + i as u64, read.get(i) == Some(&b'\n')));
         }
-        self.note_breaks(chunks.remainder(), at);
         self.offset += n as u64;
         Ok(n)
     }
@@ -1137,22 +1113,35 @@ mod tests {
     }
 
     #[test]
+    fn line_numbers_whatever_the_read_sizes_and_line_endings() {
+        /// Hands out at most `.1` bytes per read.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let expected = rejections(&import(SMALL.as_bytes()));
+        assert!(expected.len() > 3);
+        let crlf = SMALL.replace('\n', "\r\n");
+        for n in [1, 2, 3, 7, 64, 4096] {
+            for text in [SMALL, crlf.as_str()] {
+                let outcome = import_csv(Trickle(text.as_bytes(), n)).unwrap();
+                assert_eq!(rejections(&outcome), expected, "{n} bytes a read");
+            }
+        }
+    }
+
+    #[test]
     fn helpers() {
         assert_eq!(postal_code_of("01220 DIVONNE LES BAINS"), Some("01220"));
         assert_eq!(postal_code_of("01220"), Some("01220"));
         assert_eq!(postal_code_of("0122 X"), None);
         assert_eq!(postal_code_of("CEDEX"), None);
         assert_eq!(postal_code_of("éé"), None);
-        for i in 0..8 {
-            let mut word = [b'a'; 8];
-            word[i] = b'\n';
-            assert!(has_byte(u64::from_le_bytes(word), b'\n'));
-            assert!(!has_byte(u64::from_le_bytes(word), b'\r'));
-        }
-        assert!(!has_byte(
-            u64::from_le_bytes(*b"\x8a\x0b\xff\x00\x09\x0c\x0e\x8d"),
-            b'\n'
-        ));
         assert!(is_date(b"2025-11-03"));
         assert!(!is_date(b"2025-11-3"));
         assert_eq!(shorten(&"é".repeat(50)).chars().count(), 41);
