@@ -1113,6 +1113,26 @@ mod tests {
     }
 
     #[test]
+    fn a_record_too_long_to_hold_is_rejected_with_its_size() {
+        let glycines = SMALL
+            .lines()
+            .find(|l| l.starts_with("structureet;010009025;"))
+            .unwrap();
+        let long = glycines.replacen("EHPAD « LES GLYCINES »", &"X".repeat(70_000), 1);
+        let text = format!("finess;etalab;59;2025-11-03\n{long}\n");
+        let outcome = import(text.as_bytes());
+        assert_eq!(outcome.counts.establishments, 0);
+        let [rejected] = &outcome.rejected[..] else {
+            panic!("{:?}", outcome.rejected)
+        };
+        assert_eq!(
+            (rejected.line(), rejected.kind),
+            (Some(2), RejectKind::BadValue)
+        );
+        assert!(rejected.reason.contains("65,535"), "{}", rejected.reason);
+    }
+
+    #[test]
     fn line_numbers_whatever_the_read_sizes_and_line_endings() {
         /// Hands out at most `.1` bytes per read.
         struct Trickle<'a>(&'a [u8], usize);

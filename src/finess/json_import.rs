@@ -1152,6 +1152,30 @@ mod tests {
         import_json(bytes).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    #[test]
+    fn records_too_long_to_hold_are_rejected_with_their_size() {
+        let long = "X".repeat(70_000);
+        let entity = SAMPLE.replacen("CCAS DE DIVONNE", &long, 1);
+        let site = SAMPLE.replacen("EHPAD LES GLYCINES MARSEILLE", &long, 1);
+        let before = import(SAMPLE.as_bytes());
+        for (text, path, kind) in [
+            (&entity, "informationsGeneralesPMEJ", "legal entity"),
+            (&site, "informationsGeneralesEGE", "site"),
+        ] {
+            let outcome = import(text.as_bytes());
+            let too_long: Vec<&Rejected> = outcome
+                .rejected
+                .iter()
+                .filter(|r| r.kind == RejectKind::BadValue && r.reason.contains("65,535"))
+                .collect();
+            let [rejected] = too_long[..] else {
+                panic!("{kind}: {:?}", outcome.rejected)
+            };
+            assert!(rejected.at.to_string().ends_with(path), "{}", rejected.at);
+            assert!(outcome.dataset.len() < before.dataset.len(), "{kind}");
+        }
+    }
+
     fn paths(outcome: &ImportOutcome) -> Vec<(String, RejectKind)> {
         outcome
             .rejected
