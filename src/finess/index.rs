@@ -352,9 +352,6 @@ pub struct FinessIndex {
     record_tokens: Vec<u32>,
     /// Rank → flags ([`ACTIVE`], [`ESTABLISHMENT`], [`SHADOWED`]).
     flags: Vec<u8>,
-    /// Rank → one bit per two-byte start of its tokens ([`signature_bit`]): a query word of two bytes or more
-    /// needs its bit, so most candidates that lack a word are dropped without reading their tokens.
-    signatures: Vec<u64>,
     departments: Facet,
     categories: Facet,
 }
@@ -369,9 +366,6 @@ struct QueryToken {
     exact: Option<u32>,
     /// Postings in the range.
     cost: usize,
-    /// Its [`signature_bit`] when it has two bytes or more (all the tokens of its range then start with the same
-    /// two bytes), else 0.
-    bit: u64,
 }
 
 impl FinessIndex {
@@ -491,8 +485,6 @@ impl FinessIndex {
         let mut record_tokens_start = Vec::with_capacity(n + 1);
         let mut record_tokens = Vec::with_capacity(slot_tokens.len());
         let mut counts = vec![0u32; tokens.len() + 1];
-        let token_bits: Vec<u8> = tokens.iter().map(|t| signature_bit(t.as_bytes())).collect();
-        let mut signatures = Vec::with_capacity(n);
         record_tokens_start.push(0);
         for &slot in &slots {
             let slot = slot as usize;
@@ -500,12 +492,9 @@ impl FinessIndex {
             let range = slot_tokens_start[slot] as usize..slot_tokens_start[slot + 1] as usize;
             record_tokens.extend_from_slice(&slot_tokens[range]);
             record_tokens[begin..].sort_unstable();
-            let mut signature = 0u64;
             for &t in &record_tokens[begin..] {
                 counts[t as usize + 1] += 1;
-                signature |= 1 << token_bits[t as usize];
             }
-            signatures.push(signature);
             record_tokens_start.push(record_tokens.len() as u32);
         }
         drop(slot_tokens);
@@ -591,7 +580,6 @@ impl FinessIndex {
             record_tokens_start,
             record_tokens,
             flags,
-            signatures,
             departments,
             categories,
         }
@@ -629,7 +617,6 @@ impl FinessIndex {
                 + self.record_tokens_start.len()
                 + self.record_tokens.len())
             + self.flags.len()
-            + 8 * self.signatures.len()
             + self.tokens.iter().map(|t| t.len() + 16).sum::<usize>()
             + self.departments.bytes()
             + self.categories.bytes();
@@ -766,8 +753,7 @@ impl FinessIndex {
             None => None,
         };
 
-        let mask = tokens.iter().fold(0, |mask, t| mask | t.bit);
-        let check = |rank| self.check(rank, &tokens, mask, query);
+        let check = |rank| self.check(rank, &tokens, query);
         let mut hits: Vec<(u32, u32)> = Vec::new();
 
         // Lists every result is in: the filters' and those of the words whose range is a single token. The
@@ -853,7 +839,6 @@ impl FinessIndex {
         while candidates.peek().is_some() {
             block.clear();
             block.extend(candidates.by_ref().take(BLOCK));
-            block.retain(|&rank| self.signed(rank, mask));
             self.warm(&block);
             for &rank in &block {
                 let Some(score) = check(rank) else {
@@ -875,14 +860,6 @@ impl FinessIndex {
             }
         }
         self.hits(hits, query.limit)
-    }
-
-    /// Whether the record at `rank` has every bit of `mask` in its signature (a token for each query word of two
-    /// bytes or more, give or take a collision).
-    fn signed(&self, rank: u32, mask: u64) -> bool {
-        self.signatures
-            .get(rank as usize)
-            .is_some_and(|&signature| signature & mask == mask)
     }
 
     /// Reads the first token id of each record of `ranks` (and its flags), so that their cache lines are loaded
@@ -930,11 +907,6 @@ impl FinessIndex {
             hi: hi as u32,
             exact,
             cost,
-            bit: if word.len() >= 2 {
-                1 << signature_bit(word.as_bytes())
-            } else {
-                0
-            },
         })
     }
 
@@ -983,16 +955,7 @@ impl FinessIndex {
     /// Whether the record at `rank` passes the flag filters (closed, shadowed, kind) and matches every token; its
     /// score if so. The department and category filters are not checked here: every candidate has already been
     /// found in their lists (the *required* lists of [`search`](Self::search)).
-    fn check(
-        &self,
-        rank: u32,
-        tokens: &[QueryToken],
-        mask: u64,
-        query: &SearchQuery<'_>,
-    ) -> Option<u32> {
-        if !self.signed(rank, mask) {
-            return None;
-        }
+    fn check(&self, rank: u32, tokens: &[QueryToken], query: &SearchQuery<'_>) -> Option<u32> {
         let r = rank as usize;
         let flags = *self.flags.get(r)?;
         if flags & SHADOWED != 0 || (!query.include_closed && flags & ACTIVE == 0) {
@@ -1051,14 +1014,6 @@ impl Cursor<'_> {
         self.at += rest[..end].partition_point(|&r| r < rank);
         self.list.get(self.at) == Some(&rank)
     }
-}
-
-/// The signature bit of a token: a hash of its first two bytes (its first byte alone for a one-byte token).
-fn signature_bit(token: &[u8]) -> u8 {
-    let a = u32::from(token.first().copied().unwrap_or(0));
-    let b = u32::from(token.get(1).copied().unwrap_or(0));
-    // Fibonacci hashing: the top 6 bits of the product.
-    ((a << 8 | b).wrapping_mul(0x9E37_79B9) >> 26) as u8
 }
 
 /// Candidate ranks, ascending, without repeats.
@@ -1365,7 +1320,6 @@ mod tests {
             );
             assert_eq!(one.record_tokens, other.record_tokens, "{threads}");
             assert_eq!(one.flags, other.flags, "{threads}");
-            assert_eq!(one.signatures, other.signatures, "{threads}");
             assert_eq!(one.departments, other.departments, "{threads}");
             assert_eq!(one.categories, other.categories, "{threads}");
             assert_eq!(one.children_start, other.children_start, "{threads}");
@@ -1590,28 +1544,6 @@ mod tests {
                 .search(&SearchQuery::new("").department("01"))
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn signatures_hold_the_bit_of_every_token_start() {
-        let index = FinessIndex::build(Dataset {
-            establishments: vec![establishment(
-                "010009025",
-                "010009017",
-                "EHPAD L'ÉTANG",
-                "500",
-                "01",
-            )],
-            entities: Vec::new(),
-        });
-        let signature = index.signatures[0];
-        for token in ["ehpad", "l", "etang", "eh", "et"] {
-            let bit = 1u64 << signature_bit(token.as_bytes());
-            assert_ne!(signature & bit, 0, "{token}");
-        }
-        assert_eq!(signature.count_ones(), 3);
-        assert_eq!(signature_bit(b"etang"), signature_bit(b"etoile"));
-        assert_eq!(signature_bit(b"l"), signature_bit(b"l"));
     }
 
     #[test]
