@@ -83,6 +83,8 @@ impl<const N: usize> Packed<N> {
 
 /// Number of text fields of an [`Address`].
 const ADDRESS_FIELDS: usize = 11;
+/// Where the department is among an [`Address`]'s fields (read alone for filters).
+const ADDRESS_DEPARTMENT: usize = 9;
 
 /// Postal address of a structure, borrowed from its record.
 ///
@@ -146,7 +148,7 @@ impl<'a> Address<'a> {
             postal_code: f(6),
             postal_line: f(7),
             commune: f(8),
-            department: f(9),
+            department: f(ADDRESS_DEPARTMENT),
             department_label: f(10),
         }
     }
@@ -332,7 +334,10 @@ impl Establishment {
     /// The department used for filters: see [`FinessIndex`](super::index::FinessIndex) (address first, then the
     /// FINESS number).
     pub fn department_code(&self) -> &str {
-        department_of(self.text.get(ESTABLISHMENT_ADDRESS + 9), &self.finess)
+        department_of(
+            self.text.get(ESTABLISHMENT_ADDRESS + ADDRESS_DEPARTMENT),
+            &self.finess,
+        )
     }
 }
 
@@ -468,10 +473,7 @@ impl LegalEntity {
             long_name: p.get(1),
             name_complement: p.get(2),
             phone: p.get(3),
-            legal_status: p.get(4).map(|code| LegalStatus {
-                code,
-                label: p.get(5),
-            }),
+            legal_status: self.legal_status(),
             category: p.get(6),
             category_label: p.get(7),
             siren: p.get(8),
@@ -505,7 +507,10 @@ impl LegalEntity {
 
     /// Legal status.
     pub fn legal_status(&self) -> Option<LegalStatus<'_>> {
-        self.text().legal_status
+        self.text.get(4).map(|code| LegalStatus {
+            code,
+            label: self.text.get(5),
+        })
     }
 
     /// Category code.
@@ -525,7 +530,10 @@ impl LegalEntity {
 
     /// The department used for filters (address first, then the FINESS number).
     pub fn department_code(&self) -> &str {
-        department_of(self.text.get(ENTITY_ADDRESS + 9), &self.finess)
+        department_of(
+            self.text.get(ENTITY_ADDRESS + ADDRESS_DEPARTMENT),
+            &self.finess,
+        )
     }
 }
 
