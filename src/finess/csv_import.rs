@@ -27,10 +27,13 @@
 //!   superset of ISO-8859-1 for printable characters), and the rest of the file is read that way. A UTF-8 byte
 //!   order mark makes the file UTF-8. In a UTF-8 file, a field that is not valid UTF-8 is still read as
 //!   Windows-1252 rather than lost. The same content in either encoding gives the same records.
-//! - **Streamed**: records are read one at a time into a reused [`csv::ByteRecord`]. A record whose bytes are
-//!   UTF-8 is checked once and its fields are read in place (otherwise each field is decoded on its own), then
-//!   copied into the record's one allocation ([`record`](super::record)). Input may be gzip-compressed (detected
-//!   from the magic bytes).
+//! - **Two readers, one outcome.** [`import_csv`] streams: records are read one at a time into a reused
+//!   [`csv::ByteRecord`], and input may be gzip-compressed (detected from the magic bytes). [`import_csv_bytes`]
+//!   reads a file held in memory with the `records` module's reader (lines without a quote split in place,
+//!   quoted records handed to `csv_core`, the `csv` crate's own parser) on one or more threads. Tests check that
+//!   both give the same records, rejections and line numbers. Either way a record whose bytes are UTF-8 is
+//!   checked once and its fields are read in place (otherwise each field is decoded on its own), then copied into
+//!   the record's one allocation ([`record`](super::record)).
 //! - **Nothing dropped silently**: a record with the wrong number of fields, an unknown kind, a bad FINESS number
 //!   (own or legal entity's), a repeated number, unreadable coordinates, or a `geolocalisation` for an
 //!   establishment the input does not contain is listed in [`ImportOutcome::rejected`] with its line and why.
@@ -50,6 +53,7 @@ use std::io::{self, Read};
 use csv::ByteRecord;
 
 mod parallel;
+mod records;
 pub use parallel::import_csv_bytes;
 
 use super::geo::lambert93_to_wgs84;
@@ -171,6 +175,7 @@ fn read_records<R: Read>(
         .buffer_capacity(BUFFER)
         .from_reader(counter);
     let mut record = ByteRecord::new();
+    let mut spans = Vec::new();
     let mut header = None;
     let mut expect_header = with_header;
     loop {
@@ -181,14 +186,73 @@ fn read_records<R: Read>(
         }
         let start = record.position().map_or(0, |p| p.byte());
         let line = reader.get_mut().line_at(start);
+        spans.clear();
+        spans.extend((0..record.len()).filter_map(|i| record.range(i).map(|r| (r.start, r.end))));
+        let row = Row {
+            bytes: record.as_slice(),
+            text: None,
+            spans: &spans,
+        };
         if expect_header {
-            header = Some(importer.header(&record, line)?);
+            header = Some(importer.header(row, line)?);
             expect_header = false;
             continue;
         }
-        importer.record(&record, line);
+        importer.record(row, line);
     }
     Ok(header)
+}
+
+/// Feeds the records of `bytes` to `importer` like [`read_records`] does for a stream, reading them with
+/// [`records::Records`]. `bytes` start a record: a whole file, or a part of one cut at a line end outside quotes.
+fn read_slice(
+    bytes: &[u8],
+    importer: &mut Importer,
+    with_header: bool,
+    lines_before: u64,
+) -> Result<Option<Header>, CsvImportError> {
+    let mut records = records::Records::new(bytes, lines_before);
+    let mut header = None;
+    if with_header {
+        let Some((row, line)) = records.next() else {
+            return Ok(None);
+        };
+        header = Some(importer.header(row, line)?);
+    }
+    while let Some((row, line)) = records.next() {
+        importer.record(row, line);
+    }
+    Ok(header)
+}
+
+/// Where a field is in its record's bytes: `start..end`.
+type Span = (usize, usize);
+
+/// One CSV record, as either reader gives it: its bytes and where each field is in them (the fields of a line
+/// without quotes are read in place, with the `;` between them; those of a quoted record are unquoted copies).
+#[derive(Debug, Clone, Copy)]
+struct Row<'a> {
+    bytes: &'a [u8],
+    /// `bytes` as text, when the reader already knows they are UTF-8.
+    text: Option<&'a str>,
+    spans: &'a [Span],
+}
+
+impl<'a> Row<'a> {
+    /// Number of fields.
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Field `i`, untrimmed.
+    fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let &(start, end) = self.spans.get(i)?;
+        self.bytes.get(start..end)
+    }
+
+    fn iter(self) -> impl Iterator<Item = &'a [u8]> {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
 }
 
 /// Counts lines for error messages: the `csv` crate's own line numbers are off after a CRLF line ending or a blank
@@ -287,8 +351,8 @@ struct Decoder {
 
 /// The text of a record's fields, trimmed.
 enum Fields<'a> {
-    /// The record's own bytes (UTF-8, or ASCII): field `i` is at `record.range(i)`.
-    InPlace(&'a str, &'a ByteRecord),
+    /// The record's own bytes (UTF-8, or ASCII), and where each field is in them.
+    InPlace(&'a str, &'a [Span]),
     /// A decoded copy, field by field.
     Decoded(&'a str, &'a [std::ops::Range<usize>]),
 }
@@ -297,7 +361,7 @@ impl<'a> Fields<'a> {
     /// Field `i`, trimmed; empty when absent.
     fn str(&self, i: usize) -> &'a str {
         let field = match self {
-            Fields::InPlace(text, record) => record.range(i).and_then(|r| text.get(r)),
+            Fields::InPlace(text, spans) => spans.get(i).and_then(|&(s, e)| text.get(s..e)),
             Fields::Decoded(text, spans) => spans.get(i).and_then(|r| text.get(r.clone())),
         };
         field.unwrap_or_default().trim_ascii()
@@ -336,8 +400,12 @@ impl Decoder {
     /// When the whole record is UTF-8 and the encoding allows it (settled as UTF-8, or the record is ASCII), one
     /// check covers all its fields and they are read in place; otherwise each field is decoded on its own into
     /// [`Self::scratch`].
-    fn fields<'a>(&'a mut self, record: &'a ByteRecord) -> Fields<'a> {
-        if let Ok(text) = std::str::from_utf8(record.as_slice()) {
+    fn fields<'a>(&'a mut self, record: Row<'a>) -> Fields<'a> {
+        let text = match record.text {
+            Some(text) => Ok(text),
+            None => simdutf8::basic::from_utf8(record.bytes),
+        };
+        if let Ok(text) = text {
             let in_place = match self.encoding {
                 Encoding::Utf8 => true,
                 Encoding::Ascii => {
@@ -349,14 +417,14 @@ impl Decoder {
                 Encoding::Windows1252 => text.is_ascii(),
             };
             if in_place {
-                return Fields::InPlace(text, record);
+                return Fields::InPlace(text, record.spans);
             }
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut spans = std::mem::take(&mut self.spans);
         scratch.clear();
         spans.clear();
-        for raw in record {
+        for raw in record.iter() {
             let start = scratch.len();
             scratch.push_str(&self.text(raw));
             spans.push(start..scratch.len());
@@ -422,7 +490,7 @@ struct Duplicate {
 
 impl Importer {
     /// Checks the header line; returns its `<n>` and date.
-    fn header(&mut self, record: &ByteRecord, line: u64) -> Result<Header, CsvImportError> {
+    fn header(&mut self, record: Row<'_>, line: u64) -> Result<Header, CsvImportError> {
         let mut first = record.get(0).unwrap_or_default();
         if let Some(rest) = first.strip_prefix(b"\xEF\xBB\xBF") {
             first = rest;
@@ -451,7 +519,7 @@ impl Importer {
         Ok((ascii(number), ascii(date)))
     }
 
-    fn record(&mut self, record: &ByteRecord, line: u64) {
+    fn record(&mut self, record: Row<'_>, line: u64) {
         let result = match record.get(0).unwrap_or_default() {
             b"structureet" => self.establishment(record, line),
             b"structureej" => self.entity(record, line),
@@ -473,7 +541,7 @@ impl Importer {
         }
     }
 
-    fn establishment(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+    fn establishment(&mut self, record: Row<'_>, line: u64) -> Result<(), Reject> {
         check_len(record, ESTABLISHMENT_FIELDS, "structureet")?;
         let f = |i: usize| record.get(i).unwrap_or_default();
         let finess = finess_field("nofinesset", f(1))?;
@@ -529,7 +597,7 @@ impl Importer {
         Ok(())
     }
 
-    fn entity(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+    fn entity(&mut self, record: Row<'_>, line: u64) -> Result<(), Reject> {
         check_len(record, ENTITY_FIELDS, "structureej")?;
         let f = |i: usize| record.get(i).unwrap_or_default();
         let finess = finess_field("nofiness", f(1))?;
@@ -583,7 +651,7 @@ impl Importer {
         Ok(())
     }
 
-    fn geolocation(&mut self, record: &ByteRecord, line: u64) -> Result<(), Reject> {
+    fn geolocation(&mut self, record: Row<'_>, line: u64) -> Result<(), Reject> {
         check_len(record, GEOLOCATION_FIELDS, "geolocalisation")?;
         let f = |i: usize| record.get(i).unwrap_or_default();
         let finess = finess_field("nofinesset", f(1))?;
@@ -728,7 +796,7 @@ fn is_mainland_department(dep: &str) -> bool {
     dep.len() == 2 && super::record::is_insee_department(dep)
 }
 
-fn check_len(record: &ByteRecord, expected: usize, kind: &str) -> Result<(), Reject> {
+fn check_len(record: Row<'_>, expected: usize, kind: &str) -> Result<(), Reject> {
     let found = record.len();
     let trailing_empty = found == expected + 1
         && record
@@ -812,8 +880,19 @@ mod tests {
 
     const SMALL: &str = include_str!("../../tests/data/finess/small.csv");
 
+    /// The stream reader's outcome, checked against the in-memory reader's.
     fn import(bytes: &[u8]) -> ImportOutcome {
-        import_csv(bytes).unwrap_or_else(|e| panic!("{e}"))
+        let outcome = import_csv(bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_same_outcome(&import_csv_bytes(bytes, 1).unwrap(), &outcome);
+        outcome
+    }
+
+    fn assert_same_outcome(memory: &ImportOutcome, stream: &ImportOutcome) {
+        assert_eq!(memory.dataset, stream.dataset);
+        assert_eq!(memory.rejected, stream.rejected);
+        assert_eq!(memory.counts, stream.counts);
+        // The in-memory reader never sees gzip: it hands it to the stream reader.
+        assert_eq!(memory.source, stream.source);
     }
 
     fn rejections(outcome: &ImportOutcome) -> Vec<(u64, RejectKind)> {
@@ -1105,9 +1184,16 @@ mod tests {
                     _ => (next() >> 56) as u8,
                 };
             }
-            if let Ok(outcome) = import_csv(&copy[..]) {
-                // Every line is accounted for: kept or rejected.
-                assert!(outcome.counts.establishments + outcome.rejected.len() > 0);
+            match (import_csv(&copy[..]), import_csv_bytes(&copy, 1)) {
+                (Ok(stream), Ok(memory)) => {
+                    // Every line is accounted for: kept or rejected.
+                    assert!(stream.counts.establishments + stream.rejected.len() > 0);
+                    assert_same_outcome(&memory, &stream);
+                }
+                (stream, memory) => assert_eq!(
+                    stream.map(|_| ()).map_err(|e| e.to_string()),
+                    memory.map(|_| ()).map_err(|e| e.to_string())
+                ),
             }
         }
     }
