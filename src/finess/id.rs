@@ -123,6 +123,19 @@ pub struct Finess([u8; FINESS_LEN]);
 impl Finess {
     /// Parses and checks a 9-character FINESS number: layout, department and Luhn key.
     pub fn parse(s: &str) -> Result<Finess, FinessError> {
+        // The usual case, a valid number, read as bytes; anything else takes the path below, which says why.
+        if let Ok(bytes) = <[u8; FINESS_LEN]>::try_from(s.as_bytes()) {
+            let digits = bytes
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b.is_ascii_digit() || (i == 1 && matches!(b, b'A' | b'B')));
+            if digits
+                && known_department(bytes[0], bytes[1])
+                && luhn_key(&bytes) == bytes[FINESS_LEN - 1] - b'0'
+            {
+                return Ok(Finess(bytes));
+            }
+        }
         let found = s.chars().count();
         if found != FINESS_LEN {
             return Err(FinessError::Length { found });
