@@ -53,7 +53,9 @@ impl<const N: usize> Packed<N> {
         let mut text = String::with_capacity(bytes);
         let mut ends = [0u16; N];
         for (end, field) in ends.iter_mut().zip(fields) {
-            text.push_str(field.unwrap_or_default());
+            if let Some(field) = field {
+                text.push_str(field);
+            }
             // At most `bytes`, checked above.
             *end = u16::try_from(text.len()).unwrap_or(u16::MAX);
         }

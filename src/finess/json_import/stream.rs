@@ -125,14 +125,14 @@ type Parsed = Result<Vec<Mapped>, JsonImportError>;
 impl Batch<'_> {
     /// Parses and maps the elements.
     ///
-    /// An element that is valid UTF-8 (checked in one pass over its bytes) is parsed from a `&str`: serde_json
+    /// An element that is valid UTF-8 (checked in one pass over its bytes, a vector at a time) is parsed from a `&str`: serde_json
     /// then does not check each string again, and strings without escapes are borrowed, not copied. Otherwise it
     /// is parsed from its bytes, which gives serde_json's error for the invalid text.
     fn parse(&self, mapper: &mut Mapper) -> Parsed {
         let mut out = Vec::with_capacity(self.elements.len());
         for (i, &(start, end)) in self.elements.iter().enumerate() {
             let bytes = &self.bytes[start..end];
-            let parsed = match std::str::from_utf8(bytes) {
+            let parsed = match simdutf8::basic::from_utf8(bytes) {
                 Ok(text) => serde_json::from_str::<Loose<RawPmej<'_>>>(text),
                 Err(_) => serde_json::from_slice::<Loose<RawPmej<'_>>>(bytes),
             };
