@@ -199,6 +199,7 @@ impl Importer {
             establishments,
             entities,
             geolocations,
+            later_geolocations,
             duplicates,
             decoder: _,
         } = later;
@@ -225,7 +226,17 @@ impl Importer {
                 .establishments
                 .append(&mut dataset.establishments);
             self.dataset.entities.append(&mut dataset.entities);
+            self.later_geolocations.push((Some(offset), geolocations));
+            self.later_geolocations.extend(
+                later_geolocations
+                    .into_iter()
+                    .map(|(start, part)| (start.map(|s| s + offset), part)),
+            );
         } else {
+            // Records move one by one (some are dropped): the join looks these geolocations up again.
+            self.later_geolocations.push((None, geolocations));
+            self.later_geolocations
+                .extend(later_geolocations.into_iter().map(|(_, part)| (None, part)));
             if merged {
                 for finess in establishments.keys() {
                     self.establishments.remove(finess);
@@ -233,7 +244,6 @@ impl Importer {
             }
             self.absorb_one_by_one(dataset, &establishments, &entities);
         }
-        self.geolocations.extend(geolocations);
         // Stable: the rejections of one line keep their order.
         self.rejected.sort_by_key(|r| r.line());
     }
