@@ -146,13 +146,18 @@ fn read_all<R: Read>(input: R, gzip: bool) -> Result<ImportOutcome, CsvImportErr
     let Some((version, generated)) = header else {
         return Err(CsvImportError::MissingHeader);
     };
-    Ok(importer.finish(SourceInfo {
+    Ok(importer.finish(source(version, generated, gzip)))
+}
+
+/// What is known of an etalab CSV before its encoding is settled ([`Importer::finish`] fills it in).
+fn source(version: Box<str>, generated: Box<str>, gzip: bool) -> SourceInfo {
+    SourceInfo {
         format: SourceFormat::EtalabCsv,
         version: Some(version),
         generated: Some(generated),
         encoding: None,
         gzip,
-    }))
+    }
 }
 
 /// The `(number, date)` of the header line.

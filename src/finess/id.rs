@@ -123,42 +123,14 @@ pub struct Finess([u8; FINESS_LEN]);
 impl Finess {
     /// Parses and checks a 9-character FINESS number: layout, department and Luhn key.
     pub fn parse(s: &str) -> Result<Finess, FinessError> {
-        // The usual case, a valid number, read as bytes; anything else takes the path below, which says why.
-        if let Ok(bytes) = <[u8; FINESS_LEN]>::try_from(s.as_bytes()) {
-            let digits = bytes
-                .iter()
-                .enumerate()
-                .all(|(i, &b)| b.is_ascii_digit() || (i == 1 && matches!(b, b'A' | b'B')));
-            if digits
-                && known_department(bytes[0], bytes[1])
-                && luhn_key(&bytes) == bytes[FINESS_LEN - 1] - b'0'
-            {
-                return Ok(Finess(bytes));
-            }
-        }
-        let found = s.chars().count();
-        if found != FINESS_LEN {
-            return Err(FinessError::Length { found });
-        }
-        let mut bytes = [0u8; FINESS_LEN];
-        for (i, ch) in s.chars().enumerate() {
-            let ok = match i {
-                1 => ch.is_ascii_digit() || ch == 'A' || ch == 'B',
-                _ => ch.is_ascii_digit(),
-            };
-            if !ok {
-                let expected = match i {
-                    1 => "a digit, or A/B for Corsica",
-                    _ => "a digit",
-                };
-                return Err(FinessError::Character {
-                    pos: i + 1,
-                    ch,
-                    expected,
-                });
-            }
-            // Checked ASCII just above, so the cast keeps the character.
-            bytes[i] = ch as u8;
+        // A valid number is nine ASCII characters, so it is read as bytes; the rest is a layout error, found by
+        // `layout_error` on the characters.
+        let bytes = match <[u8; FINESS_LEN]>::try_from(s.as_bytes()) {
+            Ok(bytes) if s.is_ascii() => bytes,
+            _ => return Err(layout_error(s)),
+        };
+        for (i, &b) in bytes.iter().enumerate() {
+            character(i, char::from(b))?;
         }
         if !known_department(bytes[0], bytes[1]) {
             return Err(FinessError::Department {
@@ -209,6 +181,40 @@ impl Finess {
             _ => &self.as_str()[..2],
         }
     }
+}
+
+/// Checks the character at 0-based position `i` of a FINESS number: a digit, or `A`/`B` second (Corsica).
+fn character(i: usize, ch: char) -> Result<(), FinessError> {
+    let (ok, expected) = match i {
+        1 => (
+            ch.is_ascii_digit() || ch == 'A' || ch == 'B',
+            "a digit, or A/B for Corsica",
+        ),
+        _ => (ch.is_ascii_digit(), "a digit"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FinessError::Character {
+            pos: i + 1,
+            ch,
+            expected,
+        })
+    }
+}
+
+/// Why `s`, which is not nine ASCII characters, is not a FINESS number: its length, or its first character that
+/// is not allowed where it stands.
+fn layout_error(s: &str) -> FinessError {
+    let found = s.chars().count();
+    if found != FINESS_LEN {
+        return FinessError::Length { found };
+    }
+    // Nine characters but not nine ASCII bytes: one of them is not ASCII, hence not allowed.
+    s.chars()
+        .enumerate()
+        .find_map(|(i, ch)| character(i, ch).err())
+        .unwrap_or(FinessError::Length { found })
 }
 
 /// Whether the first two characters are a department FINESS uses.
@@ -458,6 +464,34 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    /// Non-ASCII input is not read as bytes: its errors count characters, as for any other input.
+    #[test]
+    fn non_ascii_characters() {
+        let err = Finess::parse("01000é024").unwrap_err();
+        assert_eq!(
+            err,
+            FinessError::Character {
+                pos: 6,
+                ch: 'é',
+                expected: "a digit"
+            }
+        );
+        // Nine bytes, eight characters.
+        assert_eq!(
+            Finess::parse("0100002é").unwrap_err(),
+            FinessError::Length { found: 8 }
+        );
+        // The first character not allowed is named, even before the non-ASCII one.
+        assert!(matches!(
+            Finess::parse("A1000é024").unwrap_err(),
+            FinessError::Character {
+                pos: 1,
+                ch: 'A',
+                ..
+            }
+        ));
     }
 
     #[test]

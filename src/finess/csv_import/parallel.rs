@@ -15,8 +15,8 @@ use std::collections::hash_map::Entry;
 use super::super::id::Finess;
 use super::super::model::{Dataset, FastHash};
 use super::{
-    CsvImportError, Duplicate, Encoding, Header, ImportOutcome, Importer, SourceFormat, SourceInfo,
-    import_csv, is_gzip, read_slice,
+    CsvImportError, Duplicate, Encoding, Header, ImportOutcome, Importer, import_csv, is_gzip,
+    read_slice, source,
 };
 
 /// Inputs smaller than this are read on one thread (starting threads costs more than it saves).
@@ -49,7 +49,7 @@ pub fn import_csv_bytes(bytes: &[u8], threads: usize) -> Result<ImportOutcome, C
         let Some((version, generated)) = read_slice(bytes, &mut importer, true, 0)? else {
             return Err(CsvImportError::MissingHeader);
         };
-        return Ok(importer.finish(source(version, generated)));
+        return Ok(importer.finish(source(version, generated, false)));
     }
     let encoding = detect_encoding(bytes);
     let results: Vec<Result<(Importer, Option<Header>), CsvImportError>> =
@@ -81,18 +81,7 @@ pub fn import_csv_bytes(bytes: &[u8], threads: usize) -> Result<ImportOutcome, C
     for result in results {
         first.absorb(result?.0);
     }
-    Ok(first.finish(source(version, generated)))
-}
-
-/// What is known of a plain CSV before its encoding is settled.
-fn source(version: Box<str>, generated: Box<str>) -> SourceInfo {
-    SourceInfo {
-        format: SourceFormat::EtalabCsv,
-        version: Some(version),
-        generated: Some(generated),
-        encoding: None,
-        gzip: false,
-    }
+    Ok(first.finish(source(version, generated, false)))
 }
 
 /// Cuts `bytes` into at most `parts` pieces of about equal size, each starting a line outside quotes.
